@@ -1,0 +1,572 @@
+//! The GitHub seam: the target workflow, its file, and the dispatch. The trait and its octocrab
+//! implementation, with our own retry policy (octocrab's would resend a dispatch blindly).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use http::{HeaderMap, Method, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::inputs::{DispatchTarget, WorkflowId};
+use crate::report::error_chain;
+use crate::retry::{Policy, jitter, rate_limit_wait};
+
+/// The REST API version we speak; `return_run_details` works with it on github.com.
+pub const API_VERSION: &str = "2022-11-28";
+/// No single HTTP exchange may take longer than this, whatever the server does.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WorkflowMeta {
+    pub id: u64,
+    pub path: String,
+    pub state: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub id: u64,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GhError {
+    /// 404: the repository, workflow or file does not exist (or the token cannot see it).
+    #[error("not found (404): {0}")]
+    NotFound(String),
+    /// Another 4xx: GitHub understood and refused.
+    #[error("refused ({status}): {message}")]
+    Refused { status: u16, message: String },
+    /// GitHub could not be reached, or kept failing after retries.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The GitHub seam. Tests run it against a local server that answers like GitHub's REST API.
+pub trait GitHub {
+    fn workflow(
+        &self,
+        workflow: &WorkflowId,
+    ) -> impl Future<Output = Result<WorkflowMeta, GhError>> + Send;
+    fn file(
+        &self,
+        path: &str,
+        git_ref: &str,
+    ) -> impl Future<Output = Result<String, GhError>> + Send;
+    /// Dispatch at most once: `Ok` means GitHub accepted it (with the run when it said which).
+    fn dispatch(
+        &self,
+        workflow: &WorkflowId,
+        git_ref: &str,
+        inputs: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Option<RunInfo>, GhError>> + Send;
+}
+
+/// One HTTP answer, read whole.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+/// A request that got no answer: `sent` is false only when it surely never reached GitHub.
+struct NoAnswer {
+    sent: bool,
+    reason: String,
+}
+
+pub struct OctoGitHub {
+    client: octocrab::Octocrab,
+    /// `/repos/OWNER/NAME`
+    repo_path: String,
+    policy: Policy,
+}
+
+fn message_of(body: &str) -> String {
+    let msg = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a moment `secs` since the epoch (GitHub's timestamp form).
+pub fn iso8601(secs: u64) -> String {
+    aws_sdk_ecr::primitives::DateTime::from_secs(secs as i64)
+        .fmt(aws_sdk_ecr::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_default()
+}
+
+/// Percent-encode a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Encode a file path for the contents API, keeping its slashes.
+fn encode_path(path: &str) -> String {
+    path.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+/// Was the request surely never sent? Only a failure to connect says so.
+fn never_sent(err: &octocrab::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(h) = e.downcast_ref::<hyper_util::client::legacy::Error>()
+            && h.is_connect()
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+impl OctoGitHub {
+    pub fn new(target: &DispatchTarget, policy: Policy) -> anyhow::Result<OctoGitHub> {
+        use anyhow::Context;
+        let client = octocrab::Octocrab::builder()
+            .base_uri(target.api_url.as_str())
+            .context("GITHUB_API_URL is not a valid URL")?
+            .personal_token(target.token.expose().to_string())
+            .add_header(
+                header::USER_AGENT,
+                concat!("ecr-promote/", env!("CARGO_PKG_VERSION")).into(),
+            )
+            .add_header(
+                header::HeaderName::from_static("x-github-api-version"),
+                API_VERSION.into(),
+            )
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .build()
+            .context("could not build the GitHub client (are CA certificates installed?)")?;
+        Ok(OctoGitHub {
+            client,
+            repo_path: format!("/repos/{}", target.repository),
+            policy,
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        accept: &str,
+    ) -> Result<Answer, NoAnswer> {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ACCEPT, accept);
+        let request = self
+            .client
+            .build_request(request, body)
+            .map_err(|e| NoAnswer {
+                sent: false,
+                reason: error_chain(&e),
+            })?;
+        let exchange = async {
+            let response = self.client.execute(request).await.map_err(|e| NoAnswer {
+                sent: !never_sent(&e),
+                reason: error_chain(&e),
+            })?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = self
+                .client
+                .body_to_string(response)
+                .await
+                .map_err(|e| NoAnswer {
+                    sent: true,
+                    reason: format!("the answer was cut off: {}", error_chain(&e)),
+                })?;
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(REQUEST_DEADLINE, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(NoAnswer {
+                sent: true,
+                reason: format!("no answer within {}s", REQUEST_DEADLINE.as_secs()),
+            }),
+        }
+    }
+
+    /// A read, retried on rate limits, 5xx and network errors within the policy.
+    async fn get(&self, path: &str, accept: &str) -> Result<Answer, GhError> {
+        let mut last = String::new();
+        for attempt in 0..self.policy.attempts {
+            match self.send(Method::GET, path, None, accept).await {
+                Ok(a) if (200..300).contains(&a.status) => return Ok(a),
+                Ok(a) => {
+                    if let Some(wait) =
+                        rate_limit_wait(a.status, &a.headers, &a.body, now_epoch(), &self.policy)
+                    {
+                        if wait > self.policy.max_wait {
+                            return Err(GhError::Unavailable(format!(
+                                "rate limited by GitHub for {}s: {}",
+                                wait.as_secs(),
+                                message_of(&a.body)
+                            )));
+                        }
+                        last = format!("rate limited ({}): {}", a.status, message_of(&a.body));
+                        tracing::warn!("{last}; waiting {}s", wait.as_secs());
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    if a.status == 404 {
+                        return Err(GhError::NotFound(message_of(&a.body)));
+                    }
+                    if a.status < 500 {
+                        return Err(GhError::Refused {
+                            status: a.status,
+                            message: message_of(&a.body),
+                        });
+                    }
+                    last = format!("GitHub answered {}: {}", a.status, message_of(&a.body));
+                }
+                Err(e) => last = e.reason,
+            }
+            if attempt + 1 < self.policy.attempts {
+                tokio::time::sleep(self.policy.backoff(attempt, jitter())).await;
+            }
+        }
+        Err(GhError::Unavailable(format!(
+            "gave up after {} tries: {last}",
+            self.policy.attempts
+        )))
+    }
+
+    /// `workflow_dispatch` runs of the workflow on `git_ref` created at or after `since`.
+    async fn runs_since(
+        &self,
+        workflow: &WorkflowId,
+        git_ref: &str,
+        since: u64,
+    ) -> Result<Vec<RunInfo>, GhError> {
+        let since_text = iso8601(since);
+        let path = format!(
+            "{}/actions/workflows/{}/runs?event=workflow_dispatch&branch={}&created={}&per_page=20",
+            self.repo_path,
+            encode(&workflow.api_segment()),
+            encode(git_ref),
+            encode(&format!(">={since_text}"))
+        );
+        let answer = self.get(&path, "application/vnd.github+json").await?;
+        #[derive(Deserialize)]
+        struct Run {
+            id: u64,
+            #[serde(default)]
+            html_url: String,
+            #[serde(default)]
+            created_at: String,
+            #[serde(default)]
+            event: String,
+        }
+        #[derive(Deserialize)]
+        struct Runs {
+            #[serde(default)]
+            workflow_runs: Vec<Run>,
+        }
+        let runs: Runs = serde_json::from_str(&answer.body).map_err(|e| {
+            GhError::Unavailable(format!("the list of runs could not be read: {e}"))
+        })?;
+        Ok(runs
+            .workflow_runs
+            .into_iter()
+            .filter(|r| {
+                (r.event.is_empty() || r.event == "workflow_dispatch") && r.created_at >= since_text
+            })
+            .map(|r| RunInfo {
+                id: r.id,
+                url: r.html_url,
+            })
+            .collect())
+    }
+}
+
+fn run_from_details(body: &str) -> Option<RunInfo> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let id = v.get("workflow_run_id").and_then(Value::as_u64)?;
+    let url = v
+        .get("html_url")
+        .and_then(Value::as_str)
+        .or_else(|| v.get("run_url").and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_string();
+    Some(RunInfo { id, url })
+}
+
+impl GitHub for OctoGitHub {
+    async fn workflow(&self, workflow: &WorkflowId) -> Result<WorkflowMeta, GhError> {
+        let path = format!(
+            "{}/actions/workflows/{}",
+            self.repo_path,
+            encode(&workflow.api_segment())
+        );
+        let answer = self.get(&path, "application/vnd.github+json").await?;
+        serde_json::from_str(&answer.body)
+            .map_err(|e| GhError::Unavailable(format!("the workflow could not be read: {e}")))
+    }
+
+    async fn file(&self, path: &str, git_ref: &str) -> Result<String, GhError> {
+        let url = format!(
+            "{}/contents/{}?ref={}",
+            self.repo_path,
+            encode_path(path),
+            encode(git_ref)
+        );
+        let answer = self.get(&url, "application/vnd.github+json").await?;
+        let parsed: Option<Value> = serde_json::from_str(&answer.body).ok();
+        let Some(object) = parsed.as_ref().and_then(Value::as_object) else {
+            // Served raw (a server may ignore the JSON media type).
+            return Ok(answer.body);
+        };
+        match object.get("encoding").and_then(Value::as_str) {
+            Some("base64") => {
+                let content: String = object
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(content)
+                    .map_err(|e| {
+                        GhError::Unavailable(format!("the file's content is not base64: {e}"))
+                    })?;
+                String::from_utf8(bytes)
+                    .map_err(|_| GhError::Unavailable(format!("{path} is not UTF-8 text")))
+            }
+            // Above 1 MB the JSON form carries no content: ask for the raw file.
+            _ => Ok(self
+                .get(&url, "application/vnd.github.raw+json")
+                .await?
+                .body),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        workflow: &WorkflowId,
+        git_ref: &str,
+        inputs: &BTreeMap<String, String>,
+    ) -> Result<Option<RunInfo>, GhError> {
+        let path = format!(
+            "{}/actions/workflows/{}/dispatches",
+            self.repo_path,
+            encode(&workflow.api_segment())
+        );
+        let mut with_details = true;
+        let mut last = String::new();
+        let mut attempt = 0;
+        while attempt < self.policy.attempts {
+            let mut body = json!({ "ref": git_ref, "inputs": inputs });
+            if with_details {
+                body["return_run_details"] = json!(true);
+            }
+            let started = now_epoch();
+            match self
+                .send(
+                    Method::POST,
+                    &path,
+                    Some(&body),
+                    "application/vnd.github+json",
+                )
+                .await
+            {
+                Ok(a) if a.status == 200 || a.status == 201 => {
+                    return Ok(run_from_details(&a.body));
+                }
+                Ok(a) if a.status == 204 => {
+                    return Ok(self.find_run(workflow, git_ref, started).await);
+                }
+                Ok(a) => {
+                    let message = message_of(&a.body);
+                    if with_details
+                        && (a.status == 400 || a.status == 422)
+                        && message.contains("return_run_details")
+                    {
+                        // GitHub Enterprise Server before 3.21 does not know the field: send the plain form.
+                        tracing::info!(
+                            "GitHub does not accept return_run_details; dispatching without it"
+                        );
+                        with_details = false;
+                        continue;
+                    }
+                    if let Some(wait) =
+                        rate_limit_wait(a.status, &a.headers, &a.body, now_epoch(), &self.policy)
+                    {
+                        // A rate-limited request was not processed: safe to send again.
+                        if wait > self.policy.max_wait {
+                            return Err(GhError::Unavailable(format!(
+                                "rate limited by GitHub for {}s: {message}",
+                                wait.as_secs()
+                            )));
+                        }
+                        last = format!("rate limited ({}): {message}", a.status);
+                        tracing::warn!("{last}; waiting {}s", wait.as_secs());
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if a.status < 500 {
+                        return Err(if a.status == 404 {
+                            GhError::NotFound(message)
+                        } else {
+                            GhError::Refused {
+                                status: a.status,
+                                message,
+                            }
+                        });
+                    }
+                    last = format!("GitHub answered {}: {message}", a.status);
+                    if let Some(run) = self
+                        .accepted_after_all(workflow, git_ref, started, attempt)
+                        .await?
+                    {
+                        return Ok(Some(run));
+                    }
+                }
+                Err(e) if !e.sent => {
+                    last = e.reason;
+                    tokio::time::sleep(self.policy.backoff(attempt, jitter())).await;
+                }
+                Err(e) => {
+                    last = e.reason;
+                    if let Some(run) = self
+                        .accepted_after_all(workflow, git_ref, started, attempt)
+                        .await?
+                    {
+                        return Ok(Some(run));
+                    }
+                }
+            }
+            attempt += 1;
+        }
+        Err(GhError::Unavailable(format!(
+            "the dispatch failed after {} tries: {last}",
+            self.policy.attempts
+        )))
+    }
+}
+
+impl OctoGitHub {
+    /// After an answer that leaves it open whether GitHub took the dispatch (5xx, a dropped
+    /// connection), wait, then look for the run it would have created. Never resend blindly.
+    async fn accepted_after_all(
+        &self,
+        workflow: &WorkflowId,
+        git_ref: &str,
+        started: u64,
+        attempt: u32,
+    ) -> Result<Option<RunInfo>, GhError> {
+        tokio::time::sleep(self.policy.backoff(attempt, 0.5 + jitter() / 2.0)).await;
+        let since = started.saturating_sub(2);
+        match self.runs_since(workflow, git_ref, since).await {
+            Ok(runs) => {
+                if let Some(run) = runs.into_iter().next() {
+                    tracing::warn!(
+                        "the dispatch answer was lost, but run {} exists: not sending again",
+                        run.id
+                    );
+                    return Ok(Some(run));
+                }
+                Ok(None)
+            }
+            Err(e) => Err(GhError::Unavailable(format!(
+                "the dispatch may or may not have been accepted, and the runs could not be listed to find out ({e}); check the Actions tab before re-running"
+            ))),
+        }
+    }
+
+    /// After a 204 (no run details), find the run when exactly one new one is there.
+    async fn find_run(
+        &self,
+        workflow: &WorkflowId,
+        git_ref: &str,
+        started: u64,
+    ) -> Option<RunInfo> {
+        for attempt in 0..3 {
+            if let Ok(mut runs) = self
+                .runs_since(workflow, git_ref, started.saturating_sub(2))
+                .await
+                && runs.len() == 1
+            {
+                return runs.pop();
+            }
+            tokio::time::sleep(self.policy.base.mul_f64(0.5 * f64::from(attempt + 1))).await;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_queries_and_paths() {
+        assert_eq!(
+            encode(">=2026-01-01T00:00:00Z"),
+            "%3E%3D2026-01-01T00%3A00%3A00Z"
+        );
+        assert_eq!(encode("feature/x y"), "feature%2Fx%20y");
+        assert_eq!(
+            encode_path(".github/workflows/a b.yml"),
+            ".github/workflows/a%20b.yml"
+        );
+    }
+
+    #[test]
+    fn reads_github_messages_and_run_details() {
+        assert_eq!(
+            message_of(
+                r#"{"message":"Unexpected inputs provided: [\"x\"]","documentation_url":"u"}"#
+            ),
+            r#"Unexpected inputs provided: ["x"]"#
+        );
+        assert_eq!(message_of("plain\ntext"), "plain text");
+        let run = run_from_details(
+            r#"{"workflow_run_id": 42, "run_url": "api", "html_url": "https://h/r/42"}"#,
+        );
+        assert_eq!(
+            run,
+            Some(RunInfo {
+                id: 42,
+                url: "https://h/r/42".into()
+            })
+        );
+        assert_eq!(run_from_details(""), None);
+    }
+
+    #[test]
+    fn timestamps_in_github_form() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_769_691_367), "2026-01-29T12:56:07Z");
+    }
+}

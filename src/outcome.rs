@@ -1,0 +1,214 @@
+//! What a run decided: the result code, the outputs' values and what the summary shows.
+
+use std::collections::BTreeMap;
+
+use crate::ecr::ImageInfo;
+use crate::github::RunInfo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultCode {
+    Promoted,
+    EndOfChain,
+    AutoPromoteDisabled,
+    DryRun,
+    DeployFailed,
+    ImageMissing,
+    DispatchRejected,
+    DispatchFailed,
+    InvalidInput,
+    Error,
+}
+
+pub const RESULT_CODES: &[ResultCode] = &[
+    ResultCode::Promoted,
+    ResultCode::EndOfChain,
+    ResultCode::AutoPromoteDisabled,
+    ResultCode::DryRun,
+    ResultCode::DeployFailed,
+    ResultCode::ImageMissing,
+    ResultCode::DispatchRejected,
+    ResultCode::DispatchFailed,
+    ResultCode::InvalidInput,
+    ResultCode::Error,
+];
+
+impl ResultCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultCode::Promoted => "promoted",
+            ResultCode::EndOfChain => "end-of-chain",
+            ResultCode::AutoPromoteDisabled => "auto-promote-disabled",
+            ResultCode::DryRun => "dry-run",
+            ResultCode::DeployFailed => "deploy-failed",
+            ResultCode::ImageMissing => "image-missing",
+            ResultCode::DispatchRejected => "dispatch-rejected",
+            ResultCode::DispatchFailed => "dispatch-failed",
+            ResultCode::InvalidInput => "invalid-input",
+            ResultCode::Error => "error",
+        }
+    }
+
+    pub fn is_failure(self) -> bool {
+        !matches!(
+            self,
+            ResultCode::Promoted
+                | ResultCode::EndOfChain
+                | ResultCode::AutoPromoteDisabled
+                | ResultCode::DryRun
+        )
+    }
+
+    /// 1 for a failure, unless `fail-on-error` is off; `invalid-input` always exits 1.
+    pub fn exit_code(self, fail_on_error: bool) -> i32 {
+        match self {
+            ResultCode::InvalidInput => 1,
+            code if code.is_failure() && fail_on_error => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// One repository's row: the image found, or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    /// The repository name, without the registry host: the key of `image_digests`.
+    pub name: String,
+    /// How the user named it (URI or name), for messages.
+    pub display: String,
+    pub state: ImageState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageState {
+    Found(ImageInfo),
+    TagMissing { suggestions: Vec<String> },
+    RepositoryMissing,
+    /// The registry could not answer: what happened and what to do.
+    Unknown { error: String, fix: String },
+}
+
+/// The dispatch that was (or would have been) sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchPlan {
+    pub repository: String,
+    pub workflow: String,
+    pub workflow_path: Option<String>,
+    pub git_ref: String,
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// The end of a run: everything the outputs, the summary and the exit code are made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub result: ResultCode,
+    pub deploy_success: bool,
+    pub promoted: bool,
+    /// One line for people: what happened.
+    pub message: String,
+    /// On failure, what to do about it.
+    pub fix: Option<String>,
+    /// Further lines for the log and the summary (each input error, say).
+    pub details: Vec<String>,
+    pub environment: Option<String>,
+    pub chain: Vec<String>,
+    /// `Some("")` at the end of the chain; `None` when the inputs could not be read.
+    pub next_environment: Option<String>,
+    pub image_tag: Option<String>,
+    pub images: Vec<ImageRow>,
+    pub dispatch: Option<DispatchPlan>,
+    pub run: Option<RunInfo>,
+    pub fail_on_error: bool,
+}
+
+impl Report {
+    pub fn new(result: ResultCode, message: impl Into<String>) -> Report {
+        Report {
+            result,
+            deploy_success: false,
+            promoted: false,
+            message: message.into(),
+            fix: None,
+            details: Vec::new(),
+            environment: None,
+            chain: Vec::new(),
+            next_environment: None,
+            image_tag: None,
+            images: Vec::new(),
+            dispatch: None,
+            run: None,
+            fail_on_error: true,
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.result.exit_code(self.fail_on_error)
+    }
+
+    /// The verified digests by repository name, when every repository was found.
+    pub fn digests(&self) -> Option<BTreeMap<String, String>> {
+        if self.images.is_empty() {
+            return None;
+        }
+        self.images
+            .iter()
+            .map(|row| match &row.state {
+                ImageState::Found(info) => Some((row.name.clone(), info.digest.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The digest every repository holds, when they all hold the same one.
+    pub fn common_digest(&self) -> Option<String> {
+        let digests = self.digests()?;
+        let mut values = digests.values();
+        let first = values.next()?;
+        values.all(|d| d == first).then(|| first.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        for code in RESULT_CODES {
+            let expected_strict = i32::from(code.is_failure());
+            assert_eq!(code.exit_code(true), expected_strict, "{}", code.as_str());
+            let expected_lenient = i32::from(*code == ResultCode::InvalidInput);
+            assert_eq!(code.exit_code(false), expected_lenient, "{}", code.as_str());
+        }
+        assert_eq!(
+            RESULT_CODES.iter().filter(|c| !c.is_failure()).count(),
+            4,
+            "promoted, end-of-chain, auto-promote-disabled, dry-run"
+        );
+    }
+
+    #[test]
+    fn digests_need_every_repository() {
+        let found = |name: &str, digest: &str| ImageRow {
+            name: name.into(),
+            display: name.into(),
+            state: ImageState::Found(ImageInfo {
+                digest: digest.into(),
+                pushed_at: None,
+                size_bytes: None,
+                status: None,
+            }),
+        };
+        let mut r = Report::new(ResultCode::Promoted, "");
+        r.images = vec![found("a", "sha256:1"), found("b", "sha256:1")];
+        assert_eq!(r.common_digest().as_deref(), Some("sha256:1"));
+        r.images.push(found("c", "sha256:2"));
+        assert_eq!(r.common_digest(), None);
+        assert_eq!(r.digests().unwrap().len(), 3);
+        r.images.push(ImageRow {
+            name: "d".into(),
+            display: "d".into(),
+            state: ImageState::RepositoryMissing,
+        });
+        assert_eq!(r.digests(), None);
+    }
+}
