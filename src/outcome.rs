@@ -81,10 +81,15 @@ pub struct ImageRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageState {
     Found(ImageInfo),
-    TagMissing { suggestions: Vec<String> },
+    TagMissing {
+        suggestions: Vec<String>,
+    },
     RepositoryMissing,
     /// The registry could not answer: what happened and what to do.
-    Unknown { error: String, fix: String },
+    Unknown {
+        error: String,
+        fix: String,
+    },
 }
 
 /// The dispatch that was (or would have been) sent.

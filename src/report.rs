@@ -184,8 +184,8 @@ pub fn md(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '|' => out.push_str("&#124;"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '~' | ':' | '@' | '"' | '\'' | '=' | '$' | '^' => {
+            // Emphasis, code, links, images, headings, strikethrough: each needs one of these.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -193,6 +193,14 @@ pub fn md(s: &str) -> String {
         }
     }
     out
+}
+
+/// Our own prose with `code` spans, holding user values: spans stay code, the rest is escaped.
+pub fn md_text(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { code(part) } else { md(part) })
+        .collect()
 }
 
 /// A value shown in code font. Only for values whose grammar we validated (no backtick, no `|`).
@@ -219,7 +227,7 @@ pub fn summary(report: &Report) -> String {
     s.push_str(&format!(
         "## {icon} ecr-promote: `{}`\n\n{}\n\n",
         report.result.as_str(),
-        md(&report.message)
+        md_text(&report.message)
     ));
 
     if !report.chain.is_empty() {
@@ -321,17 +329,17 @@ pub fn summary(report: &Report) -> String {
                 .iter()
                 .map(|(k, v)| format!("{}={}", md(k), md(v)))
                 .collect::<Vec<_>>()
-                .join("<br>")
+                .join(", ")
         ));
     }
 
     if report.result.is_failure() {
         s.push_str("### What went wrong\n\n");
         for line in std::iter::once(&report.message).chain(&report.details) {
-            s.push_str(&format!("- {}\n", md(line)));
+            s.push_str(&format!("- {}\n", md_text(line)));
         }
         if let Some(fix) = &report.fix {
-            s.push_str(&format!("\n**Fix:** {}\n", md(fix)));
+            s.push_str(&format!("\n**Fix:** {}\n", md_text(fix)));
         }
         s.push('\n');
     }
@@ -351,7 +359,6 @@ pub fn append_summary(path: &PathBuf, markdown: &str) -> io::Result<()> {
     file.write_all(markdown.as_bytes())
 }
 
-#[cfg(test)]
 pub mod runner {
     //! The runner's own reading of a GITHUB_OUTPUT file (actions/runner, SetOutputFileCommand),
     //! re-implemented from RUNNER-FACTS.md to check what we write.
@@ -479,7 +486,9 @@ mod tests {
     fn markdown_escaping_neutralises_html_links_and_tables() {
         assert_eq!(md("<b>x</b>"), "&lt;b&gt;x&lt;/b&gt;");
         assert_eq!(md("a|b"), "a&#124;b");
-        assert_eq!(md("[x](http://e)"), "\\[x\\]\\(http\\://e\\)");
+        assert_eq!(md("[x](http://e)"), "\\[x\\](http://e)");
+        assert_eq!(md("## h"), "\\#\\# h");
+        assert_eq!(md_text("tag `v1` of a|b"), "tag `v1` of a&#124;b");
         assert_eq!(md("l1\nl2"), "l1 l2");
         assert_eq!(code("v1.2"), "`v1.2`");
         assert_eq!(code("a`b"), "a\\`b");

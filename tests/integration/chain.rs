@@ -1,0 +1,616 @@
+//! Every result code and exit code of the contract, and the incidents of the field report.
+
+use crate::helpers::{
+    DEPLOY_YML, FakeGitHub, REGION, REPOSITORY, TOKEN, github_with_deploy, seed, unique,
+};
+use crate::step;
+
+const TAG: &str = "ea11a24-20260129125607";
+const TYPO: &str = "ea11a24-20260129125555";
+
+/// Two repositories holding TAG (and older tags), named uniquely for this test.
+fn repos() -> (String, String) {
+    let backend = unique("shop/backend");
+    let frontend = unique("shop/frontend");
+    for r in [&backend, &frontend] {
+        seed(
+            REGION,
+            r,
+            &["ea11a24-20260128101010", "b0c0ffe-20260129000000", TAG],
+        );
+    }
+    (backend, frontend)
+}
+
+/// No call at all reached the stand-in.
+fn assert_untouched(gh: &FakeGitHub) {
+    assert!(
+        gh.requests().is_empty(),
+        "unexpected GitHub calls: {:?}",
+        gh.requests()
+    );
+}
+
+fn assert_no_token_leak(ran: &crate::helpers::Ran) {
+    for (what, text) in [
+        ("stdout", &ran.stdout),
+        ("stderr", &ran.stderr),
+        ("GITHUB_OUTPUT", &ran.output_file),
+        ("summary", &ran.summary),
+    ] {
+        assert!(!text.contains(TOKEN), "the token leaked into {what}");
+    }
+}
+
+#[test]
+fn dev_verifies_and_dispatches_qa_with_the_same_tag() {
+    let (backend, frontend) = repos();
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &format!("{backend}, {frontend}"))
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    assert_eq!(ran.out("deploy_success"), "true");
+    assert_eq!(ran.out("promoted"), "true");
+    assert_eq!(ran.out("result"), "promoted");
+    assert_eq!(ran.out("environment"), "dev");
+    assert_eq!(ran.out("next_environment"), "qa");
+    assert_eq!(ran.out("image_tag"), TAG);
+    assert!(ran.out("image_digest").starts_with("sha256:"));
+    let digests: serde_json::Value = serde_json::from_str(ran.out("image_digests")).unwrap();
+    assert!(digests[&backend].as_str().unwrap().starts_with("sha256:"));
+    assert!(digests[&frontend].as_str().unwrap().starts_with("sha256:"));
+
+    let runs = gh.runs();
+    assert_eq!(runs.len(), 1, "exactly one dispatch");
+    let run = &runs[0];
+    assert_eq!(run.branch, "main");
+    assert_eq!(run.inputs["environment"], "qa");
+    assert_eq!(run.inputs["image_tag"], TAG);
+    assert_eq!(run.inputs["auto_promote"], "true");
+    assert_eq!(ran.out("run_id"), run.id.to_string());
+    assert_eq!(ran.out("run_url"), run.html_url);
+
+    // The dispatch asked for the run's details, and went to the running workflow's file.
+    let post = gh
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(
+        post.path,
+        format!("/repos/{REPOSITORY}/actions/workflows/deploy.yml/dispatches")
+    );
+    let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body["return_run_details"], true);
+    assert_eq!(post.headers["authorization"], format!("Bearer {TOKEN}"));
+    assert_eq!(gh.count("POST", "/dispatches"), 1);
+
+    assert!(
+        ran.summary.contains(&backend) && ran.summary.contains(&run.html_url),
+        "{}",
+        ran.summary
+    );
+    assert_no_token_leak(&ran);
+}
+
+#[test]
+fn staging_ends_the_chain_without_calling_github() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "staging")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    assert_eq!(ran.out("result"), "end-of-chain");
+    assert_eq!(ran.out("deploy_success"), "true");
+    assert_eq!(ran.out("promoted"), "false");
+    assert_eq!(ran.out("next_environment"), "");
+    assert_untouched(&gh);
+}
+
+#[test]
+fn auto_promote_off_verifies_but_does_not_dispatch() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "qa")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("auto-promote", "False")
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    assert_eq!(ran.out("result"), "auto-promote-disabled");
+    assert_eq!(ran.out("deploy_success"), "true");
+    assert_eq!(ran.out("promoted"), "false");
+    assert_eq!(ran.out("next_environment"), "staging");
+    assert_untouched(&gh);
+}
+
+#[test]
+fn dry_run_checks_the_target_but_sends_nothing() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("dry-run", "true")
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    assert_eq!(ran.out("result"), "dry-run");
+    assert_eq!(ran.out("deploy_success"), "true");
+    assert_eq!(ran.out("promoted"), "false");
+    assert_eq!(
+        gh.count("GET", "/contents/.github/workflows/deploy.yml"),
+        1,
+        "pre-flight ran"
+    );
+    assert_eq!(gh.count("POST", ""), 0);
+    assert!(gh.runs().is_empty());
+}
+
+#[test]
+fn failed_deploy_stops_the_chain() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    for status in ["failure", "cancelled", "skipped", "false"] {
+        let ran = step()
+            .github(&gh)
+            .input("environment", "dev")
+            .input("image-tag", TAG)
+            .input("ecr-repositories", &backend)
+            .input("deploy-status", status)
+            .run();
+        assert_eq!(ran.code, 1, "{status}: {}", ran.context());
+        assert_eq!(ran.out("result"), "deploy-failed");
+        assert_eq!(ran.out("deploy_success"), "false");
+        assert_eq!(ran.out("promoted"), "false");
+        assert!(
+            ran.out("message").contains("the chain stops"),
+            "{}",
+            ran.out("message")
+        );
+    }
+    // fail-on-error: false keeps the outputs and exits 0.
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("deploy-status", "failure")
+        .input("fail-on-error", "false")
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    assert_eq!(ran.out("result"), "deploy-failed");
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert_untouched(&gh);
+}
+
+#[test]
+fn a_typed_tag_is_refused_with_the_tags_that_exist() {
+    // The field report: `...125555` typed, `...125607` pushed.
+    let (backend, frontend) = repos();
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "qa")
+        .input("image-tag", TYPO)
+        .input("ecr-repositories", &format!("{backend}\n{frontend}"))
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "image-missing");
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert_eq!(ran.out("promoted"), "false");
+    let message = ran.out("message");
+    assert!(message.contains(TYPO), "{message}");
+    // Nearest first: same commit SHA, newest first; an unrelated SHA is not offered.
+    let at = |t: &str| {
+        message
+            .find(t)
+            .unwrap_or_else(|| panic!("{t} not suggested: {message}"))
+    };
+    assert!(at(TAG) < at("ea11a24-20260128101010"), "{message}");
+    assert!(!message.contains("b0c0ffe"), "{message}");
+    assert!(!ran.outputs.contains_key("image_digests"));
+    assert!(
+        ran.stdout
+            .contains("::error title=ecr-promote%3A image-missing::")
+    );
+    assert!(ran.summary.contains("tag not found"), "{}", ran.summary);
+    assert_untouched(&gh);
+}
+
+#[test]
+fn a_missing_repository_is_told_apart_from_a_missing_tag() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    let ghost = unique("shop/ghost");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &format!("{backend},{ghost}"))
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "image-missing");
+    assert!(
+        ran.out("message").contains("repository does not exist"),
+        "{}",
+        ran.out("message")
+    );
+    assert!(ran.out("message").contains(&ghost));
+    assert_untouched(&gh);
+}
+
+#[test]
+fn repositories_as_full_uris_in_another_region() {
+    let name = unique("team/api");
+    seed("us-east-2", &name, &[TAG]);
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "staging")
+        .input("image-tag", TAG)
+        .input(
+            "ecr-repositories",
+            &format!("123456789012.dkr.ecr.us-east-2.amazonaws.com/{name}"),
+        )
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    let digests: serde_json::Value = serde_json::from_str(ran.out("image_digests")).unwrap();
+    assert!(
+        digests.get(&name).is_some(),
+        "keyed by name without the host: {digests}"
+    );
+    // The same name in the default region does not exist: the URI's region was used.
+    let ran = step()
+        .github(&gh)
+        .input("environment", "staging")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &name)
+        .run();
+    assert_eq!(ran.out("result"), "image-missing", "{}", ran.context());
+}
+
+#[test]
+fn invalid_input_exits_1_even_when_failures_are_tolerated_and_calls_nothing() {
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", "shop/backend")
+        .input("dry-run", "yes")
+        .input("fail-on-error", "false")
+        .env("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "invalid-input");
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert_eq!(ran.out("promoted"), "false");
+    let message = ran.out("message");
+    assert!(
+        message.contains("`dry-run`")
+            && message.contains("\"yes\"")
+            && message.contains("`true` or `false`"),
+        "{message}"
+    );
+    assert_untouched(&gh);
+}
+
+#[test]
+fn every_bad_input_is_named() {
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "prod")
+        .input("image-tag", "v1:2")
+        .input("ecr-repositories", "Shop/Backend")
+        .input("deploy-status", "ok")
+        .run();
+    assert_eq!(ran.code, 1);
+    assert_eq!(ran.out("result"), "invalid-input");
+    for name in [
+        "environment",
+        "image-tag",
+        "ecr-repositories",
+        "deploy-status",
+    ] {
+        assert!(
+            ran.stdout.contains(&format!("input `{name}`")),
+            "{name} not named:\n{}",
+            ran.stdout
+        );
+    }
+    assert!(
+        ran.out("message").starts_with("4 invalid inputs"),
+        "{}",
+        ran.out("message")
+    );
+    assert_untouched(&gh);
+}
+
+#[test]
+fn missing_required_inputs_and_a_pull_request_ref() {
+    let ran = step().run();
+    assert_eq!(ran.code, 1);
+    assert_eq!(ran.out("result"), "invalid-input");
+    assert!(ran.out("message").contains("`environment`"));
+    let (backend, _) = repos();
+    let ran = step()
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .env("GITHUB_REF", "refs/pull/12/merge")
+        .run();
+    assert_eq!(ran.out("result"), "invalid-input");
+    assert!(
+        ran.out("message").contains("github.head_ref"),
+        "{}",
+        ran.out("message")
+    );
+}
+
+#[test]
+fn a_choice_without_the_next_environment_is_caught_before_dispatch() {
+    let (backend, _) = repos();
+    let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
+    gh.add_workflow(
+        1,
+        "deploy.yml",
+        "main",
+        &DEPLOY_YML.replace("[dev, qa, staging]", "[dev, staging]"),
+    );
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "dispatch-rejected");
+    assert_eq!(
+        ran.out("deploy_success"),
+        "true",
+        "the checks passed; only the dispatch was refused"
+    );
+    assert_eq!(ran.out("promoted"), "false");
+    let message = ran.out("message");
+    assert!(
+        message.contains(".github/workflows/deploy.yml")
+            && message.contains("`environment`")
+            && message.contains("qa"),
+        "{message}"
+    );
+    assert_eq!(gh.count("POST", ""), 0, "nothing dispatched");
+}
+
+#[test]
+fn undeclared_extra_inputs_and_a_missing_trigger_are_refused_before_dispatch() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("inputs", "replicas: 3")
+        .run();
+    assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
+    assert!(ran.out("message").contains("`replicas`"));
+
+    let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
+    gh.add_workflow(2, "deploy.yml", "main", "on: push\njobs: {}\n");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
+    assert!(
+        ran.out("message")
+            .contains("no `workflow_dispatch` trigger")
+    );
+    assert_eq!(gh.count("POST", ""), 0);
+}
+
+#[test]
+fn declared_extra_inputs_are_sent_as_strings() {
+    let (backend, _) = repos();
+    let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
+    let yml = DEPLOY_YML.replace(
+        "      image_tag:\n",
+        "      replicas:\n        type: number\n      canary:\n        type: boolean\n      image_tag:\n",
+    );
+    gh.add_workflow(3, "deploy.yml", "main", &yml);
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("inputs", r#"{"replicas": 3, "canary": true}"#)
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    let run = &gh.runs()[0];
+    assert_eq!(run.inputs["replicas"], "3");
+    assert_eq!(run.inputs["canary"], "true");
+}
+
+#[test]
+fn a_disabled_workflow_is_refused() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    gh.set_state("deploy.yml", "disabled_manually");
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
+    assert!(ran.out("message").contains("disabled_manually"));
+    assert_eq!(gh.count("POST", ""), 0);
+}
+
+#[test]
+fn a_workflow_without_auto_promote_still_gets_environment_and_tag() {
+    let (backend, _) = repos();
+    let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
+    let yml = "on:\n  workflow_dispatch:\n    inputs:\n      environment: {required: true}\n      image_tag: {required: true}\njobs: {}\n";
+    gh.add_workflow(4, "promote.yml", "main", yml);
+    let ran = step()
+        .github(&gh)
+        .input("environment", "qa")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("workflow", ".github/workflows/promote.yml")
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    let run = &gh.runs()[0];
+    assert_eq!(run.inputs.len(), 2, "{:?}", run.inputs);
+    assert_eq!(run.inputs["environment"], "staging");
+}
+
+#[test]
+fn github_refusals_are_dispatch_rejected_with_the_fix() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    gh.fault(
+        "POST",
+        "/dispatches",
+        crate::helpers::Fault::Answer(
+            403,
+            vec![],
+            r#"{"message":"Resource not accessible by integration"}"#.into(),
+        ),
+    );
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "dispatch-rejected");
+    assert_eq!(ran.out("deploy_success"), "true");
+    assert_eq!(ran.out("promoted"), "false");
+    assert!(ran.stdout.contains("actions: write"), "{}", ran.stdout);
+    assert_eq!(
+        gh.count("POST", "/dispatches"),
+        1,
+        "a refusal is never retried"
+    );
+
+    // A bad token.
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("github-token", "wrong-token")
+        .run();
+    assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
+    assert!(ran.out("message").contains("401"));
+}
+
+#[test]
+fn github_enterprise_prefix_and_legacy_dispatch() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("/api/v3");
+    gh.legacy_dispatch();
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    assert_eq!(ran.out("result"), "promoted");
+    assert!(gh.requests().iter().all(|r| r.path.starts_with("/api/v3/")));
+    // First with return_run_details (400), then the plain form (204), then the run was found.
+    assert_eq!(gh.count("POST", "/dispatches"), 2);
+    let runs = gh.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(ran.out("run_id"), runs[0].id.to_string());
+}
+
+#[test]
+fn a_reusable_workflow_redispatches_its_caller() {
+    let (backend, _) = repos();
+    let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
+    gh.add_workflow(5, "caller.yml", "release/1.x", DEPLOY_YML);
+    let ran = step()
+        .github(&gh)
+        .env(
+            "GITHUB_WORKFLOW_REF",
+            &format!("{REPOSITORY}/.github/workflows/caller.yml@refs/heads/release/1.x"),
+        )
+        .env("GITHUB_REF", "refs/heads/release/1.x")
+        .input("environment", "qa")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    let post = gh
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert!(
+        post.path.ends_with("/workflows/caller.yml/dispatches"),
+        "{}",
+        post.path
+    );
+    assert_eq!(gh.runs()[0].branch, "release/1.x");
+    assert_eq!(gh.runs()[0].inputs["environment"], "staging");
+}
+
+#[test]
+fn flags_win_over_input_variables() {
+    let (backend, _) = repos();
+    let ran = step()
+        .input("environment", "dev")
+        .input("image-tag", TYPO)
+        .input("ecr-repositories", &backend)
+        .run_with(&["--environment", "staging", "--image-tag", TAG]);
+    assert_eq!(ran.out("result"), "end-of-chain", "{}", ran.context());
+    assert_eq!(ran.out("environment"), "staging");
+    let ran = step()
+        .input("environment", "qa")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("auto-promote", "true")
+        .run_with(&["--auto-promote=false"]);
+    assert_eq!(
+        ran.out("result"),
+        "auto-promote-disabled",
+        "{}",
+        ran.context()
+    );
+}
+
+#[test]
+fn help_documents_every_input() {
+    let ran = step().run_with(&["--help"]);
+    assert_eq!(ran.code, 0);
+    for spec in ecr_promote::inputs::INPUTS {
+        assert!(
+            ran.stdout.contains(&format!("--{}", spec.name)),
+            "--{} missing from --help",
+            spec.name
+        );
+    }
+    let ran = step().run_with(&["--no-such-flag"]);
+    assert_eq!(ran.code, 1);
+    assert_eq!(ran.out("result"), "invalid-input");
+}

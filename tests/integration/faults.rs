@@ -1,0 +1,289 @@
+//! GitHub and AWS misbehaving, and the runner cancelling the step: the outputs stay honest and a
+//! dispatch is never sent twice.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Fault, REGION, github_with_deploy, seed, unique};
+use crate::step;
+
+const TAG: &str = "f00dbee-20260301120000";
+
+fn repo() -> String {
+    let r = unique("chain/app");
+    seed(REGION, &r, &[TAG]);
+    r
+}
+
+#[test]
+fn an_accepted_dispatch_whose_answer_is_a_502_is_not_sent_again() {
+    let backend = repo();
+    let gh = github_with_deploy("");
+    gh.fault("POST", "/dispatches", Fault::AcceptThenAnswer(502));
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    let runs = gh.runs();
+    assert_eq!(runs.len(), 1, "exactly one run must exist");
+    assert_eq!(gh.count("POST", "/dispatches"), 1, "never resent");
+    assert_eq!(ran.out("result"), "promoted");
+    assert_eq!(ran.out("promoted"), "true");
+    assert_eq!(ran.out("run_id"), runs[0].id.to_string());
+}
+
+#[test]
+fn a_connection_dropped_after_the_dispatch_is_not_sent_again() {
+    let backend = repo();
+    let gh = github_with_deploy("");
+    gh.fault("POST", "/dispatches", Fault::AcceptThenDrop);
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    assert_eq!(gh.runs().len(), 1);
+    assert_eq!(gh.count("POST", "/dispatches"), 1);
+}
+
+#[test]
+fn a_502_that_was_not_accepted_is_sent_again_once() {
+    let backend = repo();
+    let gh = github_with_deploy("");
+    gh.fault(
+        "POST",
+        "/dispatches",
+        Fault::Answer(502, vec![], "bad gateway".into()),
+    );
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    assert_eq!(gh.count("POST", "/dispatches"), 2);
+    assert_eq!(
+        gh.count("GET", "/runs"),
+        1,
+        "looked for a run before resending"
+    );
+    assert_eq!(gh.runs().len(), 1);
+}
+
+#[test]
+fn rate_limits_are_waited_out_as_github_asks() {
+    let backend = repo();
+    let gh = github_with_deploy("");
+    gh.fault(
+        "POST",
+        "/dispatches",
+        Fault::Answer(
+            429,
+            vec![("retry-after".into(), "1".into())],
+            r#"{"message":"slow down"}"#.into(),
+        ),
+    );
+    gh.fault(
+        "GET",
+        "/contents/",
+        Fault::Answer(
+            403,
+            vec![],
+            r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes."}"#
+                .into(),
+        ),
+    );
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    assert_eq!(gh.count("POST", "/dispatches"), 2);
+    assert_eq!(gh.count("GET", "/contents/"), 2);
+    assert_eq!(gh.runs().len(), 1);
+    assert!(
+        ran.elapsed >= Duration::from_secs(1),
+        "retry-after was honoured"
+    );
+}
+
+#[test]
+fn github_down_is_dispatch_failed_after_bounded_retries() {
+    let backend = repo();
+    let gh = github_with_deploy("");
+    for _ in 0..4 {
+        gh.fault(
+            "GET",
+            "/actions/workflows/deploy.yml",
+            Fault::Answer(503, vec![], "unavailable".into()),
+        );
+    }
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "dispatch-failed");
+    assert_eq!(ran.out("deploy_success"), "true");
+    assert_eq!(ran.out("promoted"), "false");
+    assert_eq!(gh.count("GET", "/actions/workflows/deploy.yml"), 4);
+    assert_eq!(gh.count("POST", ""), 0);
+}
+
+#[test]
+fn github_unreachable_is_dispatch_failed() {
+    let backend = repo();
+    // A port nothing listens on: connection refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ran = step()
+        .env("GITHUB_API_URL", &format!("http://127.0.0.1:{port}"))
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input("fail-on-error", "false")
+        .run();
+    assert_eq!(ran.code, 0, "fail-on-error: false; {}", ran.context());
+    assert_eq!(ran.out("result"), "dispatch-failed");
+    assert_eq!(ran.out("deploy_success"), "true");
+}
+
+#[test]
+fn aws_unreachable_and_missing_credentials_are_errors_with_a_fix() {
+    let backend = repo();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ran = step()
+        .env("AWS_ENDPOINT_URL_ECR", &format!("http://127.0.0.1:{port}"))
+        .input("environment", "staging")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "error");
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert!(
+        ran.out("message").contains("could not be reached"),
+        "{}",
+        ran.out("message")
+    );
+
+    let ran = step()
+        .unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY")
+        .input("environment", "staging")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .run();
+    assert_eq!(ran.out("result"), "error", "{}", ran.context());
+    assert!(
+        ran.out("message").contains("credentials"),
+        "{}",
+        ran.out("message")
+    );
+    assert!(
+        ran.stdout.contains("configure-aws-credentials"),
+        "the fix is printed"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_github_call_writes_cancelled_outputs_promptly() {
+    let backend = repo();
+    let gh = github_with_deploy("");
+    gh.fault(
+        "GET",
+        "/actions/workflows/deploy.yml",
+        Fault::Hang(Duration::from_secs(60)),
+    );
+    let s = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend);
+    let child = s.spawn();
+    // Wait until the step is inside the hanging call.
+    let start = Instant::now();
+    while gh.count("GET", "/actions/workflows/deploy.yml") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the step never called GitHub"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signalled = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    let ran = s.collect(out, took);
+    assert!(
+        took < Duration::from_secs(3),
+        "exited {took:?} after SIGTERM"
+    );
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "error");
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert_eq!(ran.out("promoted"), "false");
+    assert!(
+        ran.out("message").contains("cancelled by SIGTERM"),
+        "{}",
+        ran.out("message")
+    );
+    assert!(gh.runs().is_empty());
+}
+
+#[test]
+fn hostile_values_cannot_forge_outputs_or_commands() {
+    let backend = repo();
+    let gh =
+        crate::helpers::FakeGitHub::start(crate::helpers::REPOSITORY, crate::helpers::TOKEN, "");
+    let yml = crate::helpers::DEPLOY_YML.replace(
+        "      image_tag:\n",
+        "      note:\n        type: string\n      image_tag:\n",
+    );
+    gh.add_workflow(7, "deploy.yml", "main", &yml);
+    let hostile = "x\n::error::forged\ndeploy_success=true\n%0A<script>|";
+    let ran = step()
+        .github(&gh)
+        .input("environment", "dev")
+        .input("image-tag", TAG)
+        .input("ecr-repositories", &backend)
+        .input(
+            "inputs",
+            &serde_json::json!({ "note": hostile }).to_string(),
+        )
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    assert_eq!(
+        gh.runs()[0].inputs["note"],
+        hostile,
+        "the value is sent as given"
+    );
+    for line in ran.stdout.lines().chain(ran.stderr.lines()) {
+        assert!(
+            !line.trim_start().starts_with("::error::forged"),
+            "command injected: {line}"
+        );
+    }
+    assert!(!ran.summary.contains("<script>"), "{}", ran.summary);
+}

@@ -1,0 +1,16 @@
+//! Integration tests: the compiled binary, run as the runner runs it, against moto's ECR server
+//! (through aws-sdk-ecr) and a local stand-in for GitHub's REST API (through octocrab).
+
+mod helpers;
+
+mod chain;
+mod contract;
+mod faults;
+mod summary;
+
+use helpers::Step;
+
+/// A step running the binary built for this test run.
+pub fn step() -> Step {
+    Step::new(env!("CARGO_BIN_EXE_ecr-promote"))
+}

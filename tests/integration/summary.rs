@@ -1,0 +1,141 @@
+//! The job summary as GitHub shows it: rendered by a GitHub-flavoured Markdown parser.
+
+use ecr_promote::ecr::ImageInfo;
+use ecr_promote::github::RunInfo;
+use ecr_promote::outcome::{DispatchPlan, ImageRow, ImageState, Report, ResultCode};
+use ecr_promote::report::summary;
+
+fn render(markdown: &str) -> String {
+    let mut options = comrak::Options::default();
+    options.extension.table = true;
+    options.extension.autolink = true;
+    options.extension.strikethrough = true;
+    comrak::markdown_to_html(markdown, &options)
+}
+
+fn found(name: &str, digest: &str) -> ImageRow {
+    ImageRow {
+        name: name.into(),
+        display: name.into(),
+        state: ImageState::Found(ImageInfo {
+            digest: digest.into(),
+            pushed_at: Some("2026-01-29T12:56:07Z".into()),
+            size_bytes: Some(1),
+            status: Some("ACTIVE".into()),
+        }),
+    }
+}
+
+fn promoted() -> Report {
+    let mut r = Report::new(
+        ResultCode::Promoted,
+        "`t1` verified; dispatched `deploy.yml` for `qa`",
+    );
+    r.deploy_success = true;
+    r.promoted = true;
+    r.environment = Some("dev".into());
+    r.chain = vec!["dev".into(), "qa".into(), "staging".into()];
+    r.next_environment = Some("qa".into());
+    r.image_tag = Some("t1".into());
+    r.images = vec![
+        found("shop/backend", "sha256:aaaa"),
+        found("shop/frontend", "sha256:bbbb"),
+    ];
+    r.dispatch = Some(DispatchPlan {
+        repository: "acme/shop".into(),
+        workflow: "deploy.yml".into(),
+        workflow_path: Some(".github/workflows/deploy.yml".into()),
+        git_ref: "main".into(),
+        inputs: [
+            ("environment".to_string(), "qa".to_string()),
+            ("image_tag".to_string(), "t1".to_string()),
+        ]
+        .into(),
+    });
+    r.run = Some(RunInfo {
+        id: 42,
+        url: "https://github.com/acme/shop/actions/runs/42".into(),
+    });
+    r
+}
+
+#[test]
+fn a_promotion_reads_as_tables_and_a_link() {
+    let html = render(&summary(&promoted()));
+    assert_eq!(html.matches("<table>").count(), 3, "{html}");
+    // Images table: a header and two rows of four cells.
+    let images = html.split("<table>").nth(2).unwrap();
+    assert_eq!(images.matches("<tr>").count(), 3, "{images}");
+    assert_eq!(images.matches("<td>").count(), 8, "{images}");
+    assert!(images.contains("<code>sha256:aaaa</code>"));
+    assert!(
+        html.contains(r#"<a href="https://github.com/acme/shop/actions/runs/42">42</a>"#),
+        "{html}"
+    );
+    // The chain marks current and next.
+    assert!(
+        html.contains("<strong><code>dev</code></strong> (deployed)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong><code>qa</code></strong> (dispatched)"),
+        "{html}"
+    );
+    assert!(!html.contains("What went wrong"));
+}
+
+#[test]
+fn a_failure_shows_the_reason_and_the_fix() {
+    let mut r = promoted();
+    r.result = ResultCode::ImageMissing;
+    r.promoted = false;
+    r.deploy_success = false;
+    r.run = None;
+    r.dispatch = None;
+    r.message = "image `t1` is missing from 1 of 2 repositories".into();
+    r.fix = Some("push the image first".into());
+    r.images[1].state = ImageState::TagMissing {
+        suggestions: vec!["t0".into()],
+    };
+    let html = render(&summary(&r));
+    assert!(html.contains("<h3>What went wrong</h3>"), "{html}");
+    assert!(
+        html.contains("<strong>Fix:</strong> push the image first"),
+        "{html}"
+    );
+    assert!(html.contains("nearest: <code>t0</code>"), "{html}");
+    assert!(html.contains("(next)"));
+}
+
+#[test]
+fn hostile_values_render_as_text() {
+    let mut r = promoted();
+    r.result = ResultCode::DispatchRejected;
+    r.message = "GitHub said: <img src=x onerror=alert(1)> | [click](javascript:alert(1)) **bold**\n## heading".into();
+    r.images[0].display = "evil|<script>x</script>".into();
+    r.dispatch
+        .as_mut()
+        .unwrap()
+        .inputs
+        .insert("note".into(), "a|b\n<b>c</b>".into());
+    r.run = Some(RunInfo {
+        id: 1,
+        url: "javascript:alert(1)".into(),
+    });
+    let html = render(&summary(&r));
+    assert!(!html.contains("<img"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<b>c"), "{html}");
+    assert!(!html.contains("href=\"javascript"), "{html}");
+    assert!(!html.contains("raw HTML omitted"), "{html}");
+    assert!(!html.contains("<strong>bold"), "{html}");
+    assert_eq!(
+        html.matches("<h2>").count(),
+        1,
+        "no heading injected: {html}"
+    );
+    // Every table keeps its shape despite the `|` in values.
+    let images = html.split("<table>").nth(2).unwrap();
+    assert_eq!(images.matches("<td>").count(), 8, "{images}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+}
