@@ -17,7 +17,9 @@ const TYPO: &str = "ea11a24-20260129125555";
 fn binary() -> PathBuf {
     std::env::var_os("ECR_PROMOTE_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/ecr-promote"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/ecr-promote")
+        })
 }
 
 fn show(title: &str, ran: &Ran) {
@@ -40,18 +42,29 @@ fn show(title: &str, ran: &Ran) {
 
 fn main() {
     let bin = binary();
-    assert!(bin.exists(), "{} not built: run scripts/demo", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: run scripts/demo",
+        bin.display()
+    );
     let suffix = std::process::id();
     let backend = format!("shop/backend-{suffix}");
     let frontend = format!("shop/frontend-{suffix}");
     println!("Local ECR (moto) at {}", moto_url());
     for repo in [&backend, &frontend] {
-        seed(REGION, repo, &["ea11a24-20260128101010", "b0c0ffe-20260129090000", TAG]);
+        seed(
+            REGION,
+            repo,
+            &["ea11a24-20260128101010", "b0c0ffe-20260129090000", TAG],
+        );
         println!("  pushed {repo}: ea11a24-20260128101010, b0c0ffe-20260129090000, {TAG}");
     }
 
     let github = github_with_deploy("");
-    println!("Local GitHub API at {} holding .github/workflows/deploy.yml", github.url);
+    println!(
+        "Local GitHub API at {} holding .github/workflows/deploy.yml",
+        github.url
+    );
     // Each accepted dispatch queues the next "workflow run".
     let (runs, next_run) = mpsc::channel();
     github.on_dispatch(Arc::new(move |run: &helpers::github::Run| {
@@ -74,7 +87,10 @@ fn main() {
     let mut n = 1;
     loop {
         let ran = step(&environment, &tag);
-        show(&format!("run {n}: deploy of `{environment}` finished"), &ran);
+        show(
+            &format!("run {n}: deploy of `{environment}` finished"),
+            &ran,
+        );
         assert!(ran.code == 0, "step failed");
         match next_run.try_recv() {
             Ok(run) => {
@@ -93,8 +109,16 @@ fn main() {
 
     // The field report's incident: a manual promotion with a tag typed from memory.
     let ran = step("qa", TYPO);
-    show(&format!("manual promotion of `{TYPO}` (a typo) to qa"), &ran);
-    assert_eq!(ran.outputs.get("result").map(String::as_str), Some("image-missing"));
+    show(
+        &format!("manual promotion of `{TYPO}` (a typo) to qa"),
+        &ran,
+    );
+    assert_eq!(
+        ran.outputs.get("result").map(String::as_str),
+        Some("image-missing")
+    );
     assert!(next_run.try_recv().is_err(), "nothing dispatched");
-    println!("\nDone: dev → qa → staging promoted {TAG}; the typo was refused before anything was dispatched.");
+    println!(
+        "\nDone: dev → qa → staging promoted {TAG}; the typo was refused before anything was dispatched."
+    );
 }

@@ -325,17 +325,17 @@ fn finish(writer: &OutputWriter, report: &Report) -> ExitCode {
         }
         endgroup();
     }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        if let Err(e) = report::append_summary(&PathBuf::from(path), &report::summary(report)) {
-            eprintln!(
-                "{}",
-                annotation(
-                    "warning",
-                    "ecr-promote",
-                    &format!("could not write the job summary: {e}")
-                )
-            );
-        }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+        && let Err(e) = report::append_summary(&PathBuf::from(path), &report::summary(report))
+    {
+        eprintln!(
+            "{}",
+            annotation(
+                "warning",
+                "ecr-promote",
+                &format!("could not write the job summary: {e}")
+            )
+        );
     }
     ExitCode::from(report.exit_code() as u8)
 }

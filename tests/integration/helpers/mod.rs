@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub use github::{FakeGitHub, Fault};
+pub use github::FakeGitHub;
+#[allow(unused_imports)]
+pub use github::Fault;
 
 use ecr_promote::inputs::{INPUTS, input_variable};
 
@@ -71,6 +73,7 @@ fn wait_for_port(addr: &str, limit: Duration) -> bool {
 
 /// moto's server, as an ECR API: the one named by ECR_PROMOTE_MOTO_URL (the test script starts
 /// one for all tests), or one started here for this process and stopped when it exits.
+#[allow(clippy::zombie_processes)] // the watchdog below is meant to outlive every test
 pub fn moto_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
