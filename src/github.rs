@@ -407,9 +407,10 @@ impl GitHub for OctoGitHub {
                 }
                 Ok(a) => {
                     let message = message_of(&a.body);
+                    // A 400 is never an accepted dispatch, so the plain form is safe to try once.
                     if with_details
-                        && (a.status == 400 || a.status == 422)
-                        && message.contains("return_run_details")
+                        && (a.status == 400
+                            || (a.status == 422 && message.contains("return_run_details")))
                     {
                         // GitHub Enterprise Server before 3.21 does not know the field: send the plain form.
                         tracing::info!(
@@ -512,12 +513,19 @@ impl OctoGitHub {
         started: u64,
     ) -> Option<RunInfo> {
         for attempt in 0..3 {
-            if let Ok(mut runs) = self
+            match self
                 .runs_since(workflow, git_ref, started.saturating_sub(2))
                 .await
-                && runs.len() == 1
             {
-                return runs.pop();
+                Ok(mut runs) if runs.len() == 1 => return runs.pop(),
+                // Several new runs: which one is ours cannot be told; none is claimed.
+                Ok(runs) if runs.len() > 1 => return None,
+                // Not created yet: GitHub creates the run a moment after the 204.
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!("could not list runs to find the dispatched one: {e}");
+                    return None;
+                }
             }
             tokio::time::sleep(self.policy.base.mul_f64(0.5 * f64::from(attempt + 1))).await;
         }

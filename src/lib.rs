@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::future::join_all;
 
 use crate::ecr::{Lookup, Registry};
-use crate::github::{GhError, GitHub, RunInfo};
-use crate::inputs::{DispatchTarget, InputError, Inputs, Partial};
+use crate::github::{GhError, GitHub, RunInfo, WorkflowMeta};
+use crate::inputs::{DispatchTarget, InputError, Inputs, Partial, WorkflowId};
 use crate::outcome::{DispatchPlan, ImageRow, ImageState, Report, ResultCode};
 use crate::report::{endgroup, group, one_line};
 
@@ -303,7 +303,24 @@ async fn preflight<G: GitHub>(
         )
     };
     let name = target.workflow.to_string();
-    let meta = github.workflow(&target.workflow).await.map_err(|e| match e {
+    let meta = match github.workflow(&target.workflow).await {
+        // Not registered (a file not yet on the default branch, or a server that does not say):
+        // the file itself decides below, and GitHub has the last word on the dispatch.
+        Err(GhError::NotFound(_)) if matches!(target.workflow, WorkflowId::File(_)) => {
+            println!(
+                "⚠ workflow `{name}` is not registered in {}: its state cannot be checked (GitHub dispatches only workflows whose file is on the default branch)",
+                target.repository
+            );
+            Ok(WorkflowMeta {
+                id: 0,
+                path: format!(".github/workflows/{name}"),
+                state: "active".into(),
+                name: name.clone(),
+            })
+        }
+        other => other,
+    };
+    let meta = meta.map_err(|e| match e {
         GhError::NotFound(_) => rejected(
             format!("workflow `{name}` was not found in {}", target.repository),
             "check `workflow` and `repository`; a workflow can be dispatched only once its file is on the default branch",

@@ -345,7 +345,7 @@ impl Step {
                 String::from_utf8_lossy(&out.stdout)
             )
         });
-        Ran {
+        let ran = Ran {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -353,6 +353,22 @@ impl Step {
             output_file,
             summary: std::fs::read_to_string(self.dir.path().join("summary")).unwrap_or_default(),
             elapsed,
+        };
+        // Every run of every test: the token never appears in any stream or file we produce.
+        let tokens = [
+            Some(TOKEN.to_string()),
+            self.env.get(&input_variable("github-token")).cloned(),
+        ];
+        for token in tokens.into_iter().flatten().filter(|t| t.len() >= 8) {
+            for (what, text) in [
+                ("stdout", &ran.stdout),
+                ("stderr", &ran.stderr),
+                ("GITHUB_OUTPUT", &ran.output_file),
+                ("the job summary", &ran.summary),
+            ] {
+                assert!(!text.contains(&token), "the token leaked into {what}");
+            }
         }
+        ran
     }
 }
