@@ -53,7 +53,8 @@ pub fn invalid_input(errors: &[InputError], partial: &Partial) -> Report {
     report
 }
 
-fn base_report(inputs: &Inputs) -> Report {
+/// A report that knows the inputs: environment, chain, next environment, tag, fail-on-error.
+pub fn base_report(inputs: &Inputs) -> Report {
     let mut report = Report::new(ResultCode::Error, "");
     report.environment = Some(inputs.environment.clone());
     report.chain = inputs.chain.names().to_vec();

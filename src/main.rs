@@ -20,7 +20,7 @@ use ecr_promote::report::{
     self, OutputWriter, annotation, endgroup, group, one_line, output_pairs,
 };
 use ecr_promote::retry::Policy;
-use ecr_promote::{Progress, invalid_input, run};
+use ecr_promote::{Progress, base_report, invalid_input, run};
 
 fn command() -> Command {
     let mut cmd = Command::new("ecr-promote")
@@ -223,15 +223,11 @@ async fn promote(source: &dyn Source) -> Report {
 /// The report after a cancellation or a panic: never a success, `promoted` only when GitHub had
 /// already accepted the dispatch.
 fn interrupted(inputs: &Inputs, progress: &Progress, message: String, fix: &str) -> Report {
-    let mut report = Report::new(ResultCode::Error, message);
+    let mut report = base_report(inputs);
+    report.message = message;
     report.fix = Some(fix.into());
     report.promoted = progress.dispatched.load(Ordering::SeqCst);
     report.run = progress.run.lock().ok().and_then(|r| r.clone());
-    report.environment = Some(inputs.environment.clone());
-    report.chain = inputs.chain.names().to_vec();
-    report.next_environment = Some(inputs.next_environment().unwrap_or_default().to_string());
-    report.image_tag = Some(inputs.image_tag.clone());
-    report.fail_on_error = inputs.fail_on_error;
     report
 }
 

@@ -3,7 +3,7 @@
 use crate::helpers::{
     DEPLOY_YML, FakeGitHub, REGION, REPOSITORY, TOKEN, github_with_deploy, seed, unique,
 };
-use crate::step;
+use crate::{at, step};
 
 const TAG: &str = "ea11a24-20260129125607";
 const TYPO: &str = "ea11a24-20260129125555";
@@ -35,11 +35,8 @@ fn assert_untouched(gh: &FakeGitHub) {
 fn dev_verifies_and_dispatches_qa_with_the_same_tag() {
     let (backend, frontend) = repos();
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("dev", TAG, &format!("{backend}, {frontend}"))
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &format!("{backend}, {frontend}"))
         .run();
     assert_eq!(ran.code, 0, "{}", ran.context());
     assert_eq!(ran.out("deploy_success"), "true");
@@ -90,12 +87,7 @@ fn dev_verifies_and_dispatches_qa_with_the_same_tag() {
 fn staging_ends_the_chain_without_calling_github() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
-    let ran = step()
-        .github(&gh)
-        .input("environment", "staging")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("staging", TAG, &backend).github(&gh).run();
     assert_eq!(ran.code, 0, "{}", ran.context());
     assert_eq!(ran.out("result"), "end-of-chain");
     assert_eq!(ran.out("deploy_success"), "true");
@@ -108,11 +100,8 @@ fn staging_ends_the_chain_without_calling_github() {
 fn auto_promote_off_verifies_but_does_not_dispatch() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("qa", TAG, &backend)
         .github(&gh)
-        .input("environment", "qa")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("auto-promote", "False")
         .run();
     assert_eq!(ran.code, 0, "{}", ran.context());
@@ -127,11 +116,8 @@ fn auto_promote_off_verifies_but_does_not_dispatch() {
 fn dry_run_checks_the_target_but_sends_nothing() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("dev", TAG, &backend)
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("dry-run", "true")
         .run();
     assert_eq!(ran.code, 0, "{}", ran.context());
@@ -152,11 +138,8 @@ fn failed_deploy_stops_the_chain() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
     for status in ["failure", "cancelled", "skipped", "false"] {
-        let ran = step()
+        let ran = at("dev", TAG, &backend)
             .github(&gh)
-            .input("environment", "dev")
-            .input("image-tag", TAG)
-            .input("ecr-repositories", &backend)
             .input("deploy-status", status)
             .run();
         assert_eq!(ran.code, 1, "{status}: {}", ran.context());
@@ -170,11 +153,8 @@ fn failed_deploy_stops_the_chain() {
         );
     }
     // fail-on-error: false keeps the outputs and exits 0.
-    let ran = step()
+    let ran = at("dev", TAG, &backend)
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("deploy-status", "failure")
         .input("fail-on-error", "false")
         .run();
@@ -189,11 +169,8 @@ fn a_typed_tag_is_refused_with_the_tags_that_exist() {
     // The field report: `...125555` typed, `...125607` pushed.
     let (backend, frontend) = repos();
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("qa", TYPO, &format!("{backend}\n{frontend}"))
         .github(&gh)
-        .input("environment", "qa")
-        .input("image-tag", TYPO)
-        .input("ecr-repositories", &format!("{backend}\n{frontend}"))
         .run();
     assert_eq!(ran.code, 1, "{}", ran.context());
     assert_eq!(ran.out("result"), "image-missing");
@@ -223,11 +200,8 @@ fn a_missing_repository_is_told_apart_from_a_missing_tag() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
     let ghost = unique("shop/ghost");
-    let ran = step()
+    let ran = at("dev", TAG, &format!("{backend},{ghost}"))
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &format!("{backend},{ghost}"))
         .run();
     assert_eq!(ran.code, 1, "{}", ran.context());
     assert_eq!(ran.out("result"), "image-missing");
@@ -261,23 +235,15 @@ fn repositories_as_full_uris_in_another_region() {
         "keyed by name without the host: {digests}"
     );
     // The same name in the default region does not exist: the URI's region was used.
-    let ran = step()
-        .github(&gh)
-        .input("environment", "staging")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &name)
-        .run();
+    let ran = at("staging", TAG, &name).github(&gh).run();
     assert_eq!(ran.out("result"), "image-missing", "{}", ran.context());
 }
 
 #[test]
 fn invalid_input_exits_1_even_when_failures_are_tolerated_and_calls_nothing() {
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("dev", TAG, "shop/backend")
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", "shop/backend")
         .input("dry-run", "yes")
         .input("fail-on-error", "false")
         .env("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")
@@ -299,11 +265,8 @@ fn invalid_input_exits_1_even_when_failures_are_tolerated_and_calls_nothing() {
 #[test]
 fn every_bad_input_is_named() {
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("prod", "v1:2", "Shop/Backend")
         .github(&gh)
-        .input("environment", "prod")
-        .input("image-tag", "v1:2")
-        .input("ecr-repositories", "Shop/Backend")
         .input("deploy-status", "ok")
         .run();
     assert_eq!(ran.code, 1);
@@ -359,12 +322,7 @@ fn a_choice_without_the_next_environment_is_caught_before_dispatch() {
         "main",
         &DEPLOY_YML.replace("[dev, qa, staging]", "[dev, staging]"),
     );
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.code, 1, "{}", ran.context());
     assert_eq!(ran.out("result"), "dispatch-rejected");
     assert_eq!(
@@ -387,11 +345,8 @@ fn a_choice_without_the_next_environment_is_caught_before_dispatch() {
 fn undeclared_extra_inputs_and_a_missing_trigger_are_refused_before_dispatch() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("dev", TAG, &backend)
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("inputs", "replicas: 3")
         .run();
     assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
@@ -399,12 +354,7 @@ fn undeclared_extra_inputs_and_a_missing_trigger_are_refused_before_dispatch() {
 
     let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
     gh.add_workflow(2, "deploy.yml", "main", "on: push\njobs: {}\n");
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
     assert!(
         ran.out("message")
@@ -422,11 +372,8 @@ fn declared_extra_inputs_are_sent_as_strings() {
         "      replicas:\n        type: number\n      canary:\n        type: boolean\n      image_tag:\n",
     );
     gh.add_workflow(3, "deploy.yml", "main", &yml);
-    let ran = step()
+    let ran = at("dev", TAG, &backend)
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("inputs", r#"{"replicas": 3, "canary": true}"#)
         .run();
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
@@ -440,12 +387,7 @@ fn a_disabled_workflow_is_refused() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
     gh.set_state("deploy.yml", "disabled_manually");
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
     assert!(ran.out("message").contains("disabled_manually"));
     assert_eq!(gh.count("POST", ""), 0);
@@ -457,11 +399,8 @@ fn a_workflow_without_auto_promote_still_gets_environment_and_tag() {
     let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
     let yml = "on:\n  workflow_dispatch:\n    inputs:\n      environment: {required: true}\n      image_tag: {required: true}\njobs: {}\n";
     gh.add_workflow(4, "promote.yml", "main", yml);
-    let ran = step()
+    let ran = at("qa", TAG, &backend)
         .github(&gh)
-        .input("environment", "qa")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("workflow", ".github/workflows/promote.yml")
         .run();
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
@@ -483,12 +422,7 @@ fn github_refusals_are_dispatch_rejected_with_the_fix() {
             r#"{"message":"Resource not accessible by integration"}"#.into(),
         ),
     );
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.code, 1, "{}", ran.context());
     assert_eq!(ran.out("result"), "dispatch-rejected");
     assert_eq!(ran.out("deploy_success"), "true");
@@ -501,11 +435,8 @@ fn github_refusals_are_dispatch_rejected_with_the_fix() {
     );
 
     // A bad token.
-    let ran = step()
+    let ran = at("dev", TAG, &backend)
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("github-token", "wrong-token-5b8e1f")
         .run();
     assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
@@ -517,12 +448,7 @@ fn github_enterprise_prefix_and_legacy_dispatch() {
     let (backend, _) = repos();
     let gh = github_with_deploy("/api/v3");
     gh.legacy_dispatch();
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.code, 0, "{}", ran.context());
     assert_eq!(ran.out("result"), "promoted");
     assert!(gh.requests().iter().all(|r| r.path.starts_with("/api/v3/")));
@@ -608,11 +534,8 @@ fn help_documents_every_input() {
 fn an_unknown_workflow_is_refused_before_dispatch() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
-    let ran = step()
+    let ran = at("dev", TAG, &backend)
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input("workflow", "deploy-typo.yml")
         .run();
     assert_eq!(ran.code, 1, "{}", ran.context());

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::{Fault, REGION, github_with_deploy, seed, unique};
-use crate::step;
+use crate::{at, step};
 
 const TAG: &str = "f00dbee-20260301120000";
 
@@ -19,12 +19,7 @@ fn an_accepted_dispatch_whose_answer_is_a_502_is_not_sent_again() {
     let backend = repo();
     let gh = github_with_deploy("");
     gh.fault("POST", "/dispatches", Fault::AcceptThenAnswer(502));
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.code, 0, "{}", ran.context());
     let runs = gh.runs();
     assert_eq!(runs.len(), 1, "exactly one run must exist");
@@ -39,12 +34,7 @@ fn a_connection_dropped_after_the_dispatch_is_not_sent_again() {
     let backend = repo();
     let gh = github_with_deploy("");
     gh.fault("POST", "/dispatches", Fault::AcceptThenDrop);
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
     assert_eq!(gh.runs().len(), 1);
     assert_eq!(gh.count("POST", "/dispatches"), 1);
@@ -59,12 +49,7 @@ fn a_502_that_was_not_accepted_is_sent_again_once() {
         "/dispatches",
         Fault::Answer(502, vec![], "bad gateway".into()),
     );
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
     assert_eq!(gh.count("POST", "/dispatches"), 2);
     assert_eq!(
@@ -98,12 +83,7 @@ fn rate_limits_are_waited_out_as_github_asks() {
                 .into(),
         ),
     );
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
     assert_eq!(gh.count("POST", "/dispatches"), 2);
     assert_eq!(gh.count("GET", "/contents/"), 2);
@@ -125,12 +105,7 @@ fn github_down_is_dispatch_failed_after_bounded_retries() {
             Fault::Answer(503, vec![], "unavailable".into()),
         );
     }
-    let ran = step()
-        .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
-        .run();
+    let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.code, 1, "{}", ran.context());
     assert_eq!(ran.out("result"), "dispatch-failed");
     assert_eq!(ran.out("deploy_success"), "true");
@@ -263,11 +238,8 @@ fn hostile_values_cannot_forge_outputs_or_commands() {
     );
     gh.add_workflow(7, "deploy.yml", "main", &yml);
     let hostile = "x\n::error::forged\ndeploy_success=true\n%0A<script>|";
-    let ran = step()
+    let ran = at("dev", TAG, &backend)
         .github(&gh)
-        .input("environment", "dev")
-        .input("image-tag", TAG)
-        .input("ecr-repositories", &backend)
         .input(
             "inputs",
             &serde_json::json!({ "note": hostile }).to_string(),

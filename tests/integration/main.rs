@@ -14,3 +14,11 @@ use helpers::Step;
 pub fn step() -> Step {
     Step::new(env!("CARGO_BIN_EXE_ecr-promote"))
 }
+
+/// A step with the three required inputs set.
+pub fn at(environment: &str, image_tag: &str, repositories: &str) -> Step {
+    step()
+        .input("environment", environment)
+        .input("image-tag", image_tag)
+        .input("ecr-repositories", repositories)
+}
