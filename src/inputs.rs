@@ -103,6 +103,13 @@ pub const INPUTS: &[InputSpec] = &[
         "Token with actions: write [default: GITHUB_TOKEN]",
     ),
     spec(
+        "github-api-url",
+        false,
+        false,
+        "",
+        "GitHub REST API base URL [default: GITHUB_API_URL, then https://api.github.com]",
+    ),
+    spec(
         "inputs",
         false,
         false,
@@ -842,17 +849,17 @@ fn parse_target(src: &dyn Source) -> Result<DispatchTarget, InputError> {
         ));
     }
 
-    let api_url = src
-        .var("GITHUB_API_URL")
+    let api_url = get("github-api-url")
+        .or_else(|| src.var("GITHUB_API_URL"))
         .unwrap_or_else(|| DEFAULT_API_URL.to_string());
     let api_url = api_url.trim().trim_end_matches('/').to_string();
     if !(api_url.starts_with("https://") || api_url.starts_with("http://"))
         || api_url.parse::<http::Uri>().is_err()
     {
         return Err(bad(
-            "github-token",
+            "github-api-url",
             format!(
-                "GITHUB_API_URL {} is not an http(s) URL; unset it for github.com or use https://HOST/api/v3",
+                "{} is not an http(s) URL; leave it unset for github.com (or GITHUB_API_URL), or use https://HOST/api/v3 for GitHub Enterprise Server",
                 shown(&api_url)
             ),
         ));

@@ -547,3 +547,24 @@ fn an_unknown_workflow_is_refused_before_dispatch() {
     );
     assert_eq!(gh.count("POST", ""), 0);
 }
+
+#[test]
+fn github_api_url_input_wins_over_the_runner_variable() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("/api/v3");
+    let ran = at("dev", TAG, &backend)
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .input("github-api-url", &gh.url)
+        .run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    assert_eq!(gh.runs().len(), 1);
+    let ran = at("dev", TAG, &backend)
+        .input("github-api-url", "ftp://x")
+        .run();
+    assert_eq!(ran.out("result"), "invalid-input");
+    assert!(
+        ran.out("message").contains("`github-api-url`"),
+        "{}",
+        ran.out("message")
+    );
+}
