@@ -94,7 +94,12 @@ pub fn iso(secs: u64) -> String {
 impl FakeGitHub {
     /// Start on a free loopback port; `prefix` is `""` for github.com or `/api/v3` for GHES.
     pub fn start(repository: &str, token: &str, prefix: &str) -> FakeGitHub {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        FakeGitHub::start_on("127.0.0.1:0", repository, token, prefix)
+    }
+
+    /// Start on `addr` (`0.0.0.0:8080` to be reachable from a container).
+    pub fn start_on(addr: &str, repository: &str, token: &str, prefix: &str) -> FakeGitHub {
+        let listener = TcpListener::bind(addr).unwrap();
         let url = format!("http://{}{prefix}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State {
             token: token.into(),

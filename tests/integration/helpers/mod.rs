@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod ecr;
 pub mod github;
 
 use std::collections::HashMap;
