@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, TagStatus};
@@ -106,7 +105,8 @@ impl AwsRegistry {
         let shared = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(4))
+            // Retries: the SDK's standard mode (3 tries, throttling and 5xx), which
+            // AWS_MAX_ATTEMPTS and AWS_RETRY_MODE can change.
             .load()
             .await;
         let mut clients = BTreeMap::new();

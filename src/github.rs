@@ -15,6 +15,8 @@ use crate::retry::{Policy, jitter, rate_limit_wait};
 
 /// The REST API version we speak; `return_run_details` works with it on github.com.
 pub const API_VERSION: &str = "2022-11-28";
+/// Correlation ids start with this, so runs of other promotions can be told apart.
+pub const CORRELATION_PREFIX: &str = "ecrp-";
 /// No single HTTP exchange may take longer than this, whatever the server does.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -58,11 +60,13 @@ pub trait GitHub {
         git_ref: &str,
     ) -> impl Future<Output = Result<String, GhError>> + Send;
     /// Dispatch at most once: `Ok` means GitHub accepted it (with the run when it said which).
+    /// `correlation` is the unique id sent in the inputs, when the target declares one.
     fn dispatch(
         &self,
         workflow: &WorkflowId,
         git_ref: &str,
         inputs: &BTreeMap<String, String>,
+        correlation: Option<&str>,
     ) -> impl Future<Output = Result<Option<RunInfo>, GhError>> + Send;
 }
 
@@ -266,7 +270,7 @@ impl OctoGitHub {
         workflow: &WorkflowId,
         git_ref: &str,
         since: u64,
-    ) -> Result<Vec<RunInfo>, GhError> {
+    ) -> Result<Vec<ListedRun>, GhError> {
         let since_text = iso8601(since);
         let path = format!(
             "{}/actions/workflows/{}/runs?event=workflow_dispatch&branch={}&created={}&per_page=20",
@@ -285,6 +289,8 @@ impl OctoGitHub {
             created_at: String,
             #[serde(default)]
             event: String,
+            #[serde(default)]
+            display_title: String,
         }
         #[derive(Deserialize)]
         struct Runs {
@@ -300,12 +306,38 @@ impl OctoGitHub {
             .filter(|r| {
                 (r.event.is_empty() || r.event == "workflow_dispatch") && r.created_at >= since_text
             })
-            .map(|r| RunInfo {
-                id: r.id,
-                url: r.html_url,
+            .map(|r| ListedRun {
+                run: RunInfo {
+                    id: r.id,
+                    url: r.html_url,
+                },
+                title: r.display_title,
             })
             .collect())
     }
+}
+
+/// A run from the list of a workflow's runs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRun {
+    pub run: RunInfo,
+    /// `display_title`: the target's `run-name`, which should include the correlation id.
+    pub title: String,
+}
+
+/// Which of the runs created since a dispatch attempt is the one it started. With a correlation
+/// id, the run whose title carries it; runs carrying another id belong to other promotions.
+/// Without one (or when the target's `run-name` shows no ids), the newest run: time and branch
+/// are all there is to match on.
+pub fn pick_run(runs: &[ListedRun], correlation: Option<&str>) -> Option<RunInfo> {
+    if let Some(id) = correlation
+        && let Some(ours) = runs.iter().find(|r| r.title.contains(id))
+    {
+        return Some(ours.run.clone());
+    }
+    runs.iter()
+        .find(|r| !r.title.contains(CORRELATION_PREFIX))
+        .map(|r| r.run.clone())
 }
 
 fn run_from_details(body: &str) -> Option<RunInfo> {
@@ -375,6 +407,7 @@ impl GitHub for OctoGitHub {
         workflow: &WorkflowId,
         git_ref: &str,
         inputs: &BTreeMap<String, String>,
+        correlation: Option<&str>,
     ) -> Result<Option<RunInfo>, GhError> {
         let path = format!(
             "{}/actions/workflows/{}/dispatches",
@@ -403,7 +436,7 @@ impl GitHub for OctoGitHub {
                     return Ok(run_from_details(&a.body));
                 }
                 Ok(a) if a.status == 204 => {
-                    return Ok(self.find_run(workflow, git_ref, started).await);
+                    return Ok(self.find_run(workflow, git_ref, started, correlation).await);
                 }
                 Ok(a) => {
                     let message = message_of(&a.body);
@@ -447,7 +480,7 @@ impl GitHub for OctoGitHub {
                     }
                     last = format!("GitHub answered {}: {message}", a.status);
                     if let Some(run) = self
-                        .accepted_after_all(workflow, git_ref, started, attempt)
+                        .accepted_after_all(workflow, git_ref, started, attempt, correlation)
                         .await?
                     {
                         return Ok(Some(run));
@@ -460,7 +493,7 @@ impl GitHub for OctoGitHub {
                 Err(e) => {
                     last = e.reason;
                     if let Some(run) = self
-                        .accepted_after_all(workflow, git_ref, started, attempt)
+                        .accepted_after_all(workflow, git_ref, started, attempt, correlation)
                         .await?
                     {
                         return Ok(Some(run));
@@ -478,50 +511,70 @@ impl GitHub for OctoGitHub {
 
 impl OctoGitHub {
     /// After an answer that leaves it open whether GitHub took the dispatch (5xx, a dropped
-    /// connection), wait, then look for the run it would have created. Never resend blindly.
+    /// connection), look for the run it would have created, a few times, since GitHub creates a
+    /// run a moment after accepting. Never resend blindly.
     async fn accepted_after_all(
         &self,
         workflow: &WorkflowId,
         git_ref: &str,
         started: u64,
         attempt: u32,
+        correlation: Option<&str>,
     ) -> Result<Option<RunInfo>, GhError> {
         tokio::time::sleep(self.policy.backoff(attempt, 0.5 + jitter() / 2.0)).await;
         let since = started.saturating_sub(2);
-        match self.runs_since(workflow, git_ref, since).await {
-            Ok(runs) => {
-                if let Some(run) = runs.into_iter().next() {
-                    tracing::warn!(
-                        "the dispatch answer was lost, but run {} exists: not sending again",
-                        run.id
-                    );
-                    return Ok(Some(run));
+        for look in 0..3 {
+            match self.runs_since(workflow, git_ref, since).await {
+                Ok(runs) => {
+                    if let Some(run) = pick_run(&runs, correlation) {
+                        tracing::warn!(
+                            "the dispatch answer was lost, but run {} exists: not sending again",
+                            run.id
+                        );
+                        return Ok(Some(run));
+                    }
                 }
-                Ok(None)
+                Err(e) => {
+                    return Err(GhError::Unavailable(format!(
+                        "the dispatch may or may not have been accepted, and the runs could not be listed to find out ({e}); check the Actions tab before re-running"
+                    )));
+                }
             }
-            Err(e) => Err(GhError::Unavailable(format!(
-                "the dispatch may or may not have been accepted, and the runs could not be listed to find out ({e}); check the Actions tab before re-running"
-            ))),
+            if look < 2 {
+                tokio::time::sleep(self.policy.base * (look + 1)).await;
+            }
         }
+        Ok(None)
     }
 
-    /// After a 204 (no run details), find the run when exactly one new one is there.
+    /// After a 204 (no run details), find the run: the one with our correlation id, or the only
+    /// new one.
     async fn find_run(
         &self,
         workflow: &WorkflowId,
         git_ref: &str,
         started: u64,
+        correlation: Option<&str>,
     ) -> Option<RunInfo> {
         for attempt in 0..3 {
             match self
                 .runs_since(workflow, git_ref, started.saturating_sub(2))
                 .await
             {
-                Ok(mut runs) if runs.len() == 1 => return runs.pop(),
-                // Several new runs: which one is ours cannot be told; none is claimed.
-                Ok(runs) if runs.len() > 1 => return None,
-                // Not created yet: GitHub creates the run a moment after the 204.
-                Ok(_) => {}
+                Ok(runs) => {
+                    if let Some(id) = correlation
+                        && let Some(ours) = runs.iter().find(|r| r.title.contains(id))
+                    {
+                        return Some(ours.run.clone());
+                    }
+                    match runs.as_slice() {
+                        [only] => return Some(only.run.clone()),
+                        // Several new runs: which one is ours cannot be told; none is claimed.
+                        [_, _, ..] if correlation.is_none() => return None,
+                        // Not created yet: GitHub creates the run a moment after the 204.
+                        _ => {}
+                    }
+                }
                 Err(e) => {
                     tracing::debug!("could not list runs to find the dispatched one: {e}");
                     return None;
@@ -570,6 +623,31 @@ mod tests {
             })
         );
         assert_eq!(run_from_details(""), None);
+    }
+
+    #[test]
+    fn picking_the_run_a_dispatch_started() {
+        let run = |id: u64, title: &str| ListedRun {
+            run: RunInfo {
+                id,
+                url: String::new(),
+            },
+            title: title.into(),
+        };
+        let ours = "ecrp-00000000000000aa";
+        // Newest first: another promotion's run came after ours.
+        let runs = [
+            run(3, "deploy qa ecrp-00000000000000bb"),
+            run(2, &format!("deploy qa {ours}")),
+        ];
+        assert_eq!(pick_run(&runs, Some(ours)).unwrap().id, 2);
+        // Only other promotions' runs: none is ours, so the dispatch was not taken.
+        assert_eq!(pick_run(&runs[..1], Some(ours)), None);
+        // A run-name without ids: time and branch decide.
+        let plain = [run(5, "deploy"), run(4, "deploy")];
+        assert_eq!(pick_run(&plain, Some(ours)).unwrap().id, 5);
+        assert_eq!(pick_run(&plain, None).unwrap().id, 5);
+        assert_eq!(pick_run(&[], None), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::time::Duration;
 
 use crate::chain::Chain;
 
@@ -129,6 +130,20 @@ pub const INPUTS: &[InputSpec] = &[
         true,
         "true",
         "Exit non-zero when the result is a failure (true|false)",
+    ),
+    spec(
+        "timeout",
+        false,
+        false,
+        "5m",
+        "Time budget for all of the action's calls to AWS and GitHub: a number with s, m or h",
+    ),
+    spec(
+        "correlation-input",
+        false,
+        false,
+        "promotion_id",
+        "Dispatch input that carries a unique id of this promotion, when the target declares it ('none' to turn off)",
     ),
 ];
 
@@ -361,6 +376,10 @@ pub struct Inputs {
     pub auto_promote: bool,
     pub dry_run: bool,
     pub fail_on_error: bool,
+    /// The budget for all calls to AWS and GitHub together.
+    pub timeout: Duration,
+    /// The dispatch input that carries this promotion's unique id, when the target declares it.
+    pub correlation_input: Option<String>,
     /// Extra dispatch inputs, already strings.
     pub extra_inputs: BTreeMap<String, String>,
     /// Present when the checks could end in a dispatch (a next environment, auto-promote on).
@@ -441,6 +460,18 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
     let auto_promote = take(&mut errors, bool_input(src, "auto-promote", true));
     let dry_run = take(&mut errors, bool_input(src, "dry-run", false));
     let fail_on_error = take(&mut errors, bool_input(src, "fail-on-error", true));
+    let timeout = take(
+        &mut errors,
+        parse_duration("timeout", get("timeout").as_deref().unwrap_or("5m")),
+    );
+    let correlation_input = take(
+        &mut errors,
+        parse_correlation_input(
+            get("correlation-input")
+                .as_deref()
+                .unwrap_or("promotion_id"),
+        ),
+    );
     let extra_inputs = take(
         &mut errors,
         src.input("inputs")
@@ -471,6 +502,8 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
         auto_promote: auto_promote.expect("no error"),
         dry_run: dry_run.expect("no error"),
         fail_on_error: fail_on_error.expect("no error"),
+        timeout: timeout.expect("no error"),
+        correlation_input: correlation_input.expect("no error"),
         extra_inputs: extra_inputs.expect("no error"),
         target,
     })
@@ -505,6 +538,80 @@ pub fn parse_bool(name: &str, value: &str) -> Result<bool, InputError> {
             format!("{} is not a boolean; use `true` or `false`", shown(other)),
         )),
     }
+}
+
+/// `90s`, `5m`, `1h`, `1m30s`: at least one second, at most six hours (GitHub's job limit).
+pub fn parse_duration(name: &str, value: &str) -> Result<Duration, InputError> {
+    let invalid = || {
+        bad(
+            name,
+            format!(
+                "{} is not a duration; write a number with a unit, such as `90s`, `5m`, `1h` or `1m30s`",
+                shown(value)
+            ),
+        )
+    };
+    let mut total = 0u64;
+    let mut number = String::new();
+    let mut parts = 0;
+    for c in value.trim().chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            's' | 'm' | 'h' => {
+                let n: u64 = number.parse().map_err(|_| invalid())?;
+                let unit = match c {
+                    's' => 1,
+                    'm' => 60,
+                    _ => 3600,
+                };
+                total = total
+                    .checked_add(n.checked_mul(unit).ok_or_else(invalid)?)
+                    .ok_or_else(invalid)?;
+                number.clear();
+                parts += 1;
+            }
+            _ => return Err(invalid()),
+        }
+    }
+    if parts == 0 || !number.is_empty() {
+        return Err(invalid());
+    }
+    if !(1..=6 * 3600).contains(&total) {
+        return Err(bad(
+            name,
+            format!("{} is out of range; use between 1s and 6h", shown(value)),
+        ));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// `90` → `1m30s`, `300` → `5m`: the form `timeout` takes.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, 'h'), (m, 'm'), (s, 's')] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
+fn parse_correlation_input(value: &str) -> Result<Option<String>, InputError> {
+    if value == "none" {
+        return Ok(None);
+    }
+    if !valid_input_name(value) || RESERVED_DISPATCH_INPUTS.contains(&value) {
+        return Err(bad(
+            "correlation-input",
+            format!(
+                "{} is not a usable workflow input name; use a name such as `promotion_id`, or `none`",
+                shown(value)
+            ),
+        ));
+    }
+    Ok(Some(value.to_string()))
 }
 
 fn bool_input(src: &dyn Source, name: &str, default: bool) -> Result<bool, InputError> {
@@ -1033,6 +1140,46 @@ mod tests {
         assert_eq!(t.workflow, WorkflowId::File("deploy.yml".into()));
         assert_eq!(t.git_ref, "main");
         assert_eq!(t.api_url, DEFAULT_API_URL);
+    }
+
+    #[test]
+    fn durations() {
+        fn d(v: &str) -> Result<Duration, InputError> {
+            parse_duration("timeout", v)
+        }
+        assert_eq!(d("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(d("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(d("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(d("1m30s").unwrap(), Duration::from_secs(90));
+        for text in ["90s", "5m", "1h", "1h0m5s"] {
+            let parsed = d(text).unwrap();
+            assert_eq!(d(&format_duration(parsed)).unwrap(), parsed);
+        }
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+        for bad in [
+            "",
+            "5",
+            "m",
+            "5x",
+            "0s",
+            "7h",
+            "-1s",
+            "1.5m",
+            "99999999999999999999h",
+        ] {
+            let e = d(bad).unwrap_err();
+            assert_eq!(e.input, "timeout", "{bad}");
+        }
+        let i = parse(&base()).unwrap();
+        assert_eq!(i.timeout, Duration::from_secs(300));
+        assert_eq!(i.correlation_input.as_deref(), Some("promotion_id"));
+        assert_eq!(
+            parse(&base().input("correlation-input", "none"))
+                .unwrap()
+                .correlation_input,
+            None
+        );
+        assert!(parse(&base().input("correlation-input", "image_tag")).is_err());
     }
 
     #[test]

@@ -31,6 +31,46 @@ pub struct Progress {
     /// GitHub accepted the dispatch.
     pub dispatched: AtomicBool,
     pub run: Mutex<Option<RunInfo>>,
+    pub phase: Mutex<Phase>,
+    /// The report as it stood once the image was verified (`deploy_success` true).
+    pub verified: Mutex<Option<Report>>,
+}
+
+/// Where a run is, for a report when it is interrupted (time budget, signal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    Registry,
+    Preflight,
+    Dispatch,
+}
+
+impl Progress {
+    fn enter(&self, phase: Phase, report: Option<&Report>) {
+        if let Ok(mut p) = self.phase.lock() {
+            *p = phase;
+        }
+        if let (Some(report), Ok(mut v)) = (report, self.verified.lock()) {
+            *v = Some(report.clone());
+        }
+    }
+}
+
+/// A value unique to one promotion, sent in the correlation input: `ecrp-` and 16 hex digits.
+pub fn correlation_id() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        bytes = (nanos ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    format!(
+        "{}{}",
+        github::CORRELATION_PREFIX,
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 /// The report for inputs that could not be read: nothing was called.
@@ -93,6 +133,7 @@ pub async fn run<R: Registry, G: GitHub>(
         );
     }
 
+    progress.enter(Phase::Registry, None);
     group("Verify the image in ECR");
     report.images = verify(inputs, registry).await;
     endgroup();
@@ -102,6 +143,7 @@ pub async fn run<R: Registry, G: GitHub>(
         return fail(report, result, message, &fix);
     }
     report.deploy_success = true;
+    progress.enter(Phase::Registry, Some(&report));
 
     let Some(next) = inputs.next_environment() else {
         report.result = ResultCode::EndOfChain;
@@ -130,6 +172,7 @@ pub async fn run<R: Registry, G: GitHub>(
         );
     };
 
+    progress.enter(Phase::Preflight, Some(&report));
     group("Pre-flight: check the target workflow");
     let plan = preflight(inputs, target, next, github).await;
     endgroup();
@@ -151,9 +194,15 @@ pub async fn run<R: Registry, G: GitHub>(
         return report;
     }
 
+    progress.enter(Phase::Dispatch, Some(&report));
     group("Dispatch the next environment");
+    let correlation = plan
+        .correlation
+        .as_ref()
+        .and_then(|name| plan.inputs.get(name))
+        .map(String::as_str);
     let outcome = github
-        .dispatch(&target.workflow, &target.git_ref, &plan.inputs)
+        .dispatch(&target.workflow, &target.git_ref, &plan.inputs, correlation)
         .await;
     endgroup();
     match outcome {
@@ -333,6 +382,7 @@ async fn preflight<G: GitHub>(
                 workflow_path: None,
                 git_ref: target.git_ref.clone(),
                 inputs: Default::default(),
+                correlation: None,
             };
             let (result, message, fix) = dispatch_error(&other, &plan);
             (result, format!("could not read workflow `{name}`: {message}"), fix, Vec::new())
@@ -390,7 +440,16 @@ async fn preflight<G: GitHub>(
             ));
         }
     };
-    let to_send = workflow::dispatch_inputs(&schema, next, &inputs.image_tag, &inputs.extra_inputs);
+    let mut to_send =
+        workflow::dispatch_inputs(&schema, next, &inputs.image_tag, &inputs.extra_inputs);
+    // A unique id in the declared correlation input lets a lost answer be matched to its run.
+    let correlation = inputs
+        .correlation_input
+        .clone()
+        .filter(|name| schema.declares(name) && !to_send.contains_key(name));
+    if let Some(name) = &correlation {
+        to_send.insert(name.clone(), correlation_id());
+    }
     let problems = workflow::check(&schema, &to_send);
     if let Some(first) = problems.first() {
         for p in &problems {
@@ -425,6 +484,7 @@ async fn preflight<G: GitHub>(
         workflow_path: Some(path),
         git_ref: target.git_ref.clone(),
         inputs: to_send,
+        correlation,
     })
 }
 

@@ -20,7 +20,7 @@ use ecr_promote::report::{
     self, OutputWriter, annotation, endgroup, group, one_line, output_pairs,
 };
 use ecr_promote::retry::Policy;
-use ecr_promote::{Progress, base_report, invalid_input, run};
+use ecr_promote::{Phase, Progress, base_report, invalid_input, run};
 
 fn command() -> Command {
     let mut cmd = Command::new("ecr-promote")
@@ -199,6 +199,7 @@ async fn promote(source: &dyn Source) -> Report {
     };
 
     tokio::select! {
+        _ = tokio::time::sleep(inputs.timeout) => timed_out(&inputs, &progress),
         outcome = AssertUnwindSafe(work).catch_unwind() => match outcome {
             Ok(report) => report,
             Err(panic) => {
@@ -228,6 +229,56 @@ fn interrupted(inputs: &Inputs, progress: &Progress, message: String, fix: &str)
     report.fix = Some(fix.into());
     report.promoted = progress.dispatched.load(Ordering::SeqCst);
     report.run = progress.run.lock().ok().and_then(|r| r.clone());
+    report
+}
+
+/// The report when the `timeout` budget ran out, by the phase it ran out in.
+fn timed_out(inputs: &Inputs, progress: &Progress) -> Report {
+    let phase = progress.phase.lock().map(|p| *p).unwrap_or_default();
+    let mut report = progress
+        .verified
+        .lock()
+        .ok()
+        .and_then(|v| v.clone())
+        .unwrap_or_else(|| base_report(inputs));
+    let budget = inputs::format_duration(inputs.timeout);
+    report.promoted = progress.dispatched.load(Ordering::SeqCst);
+    report.run = progress.run.lock().ok().and_then(|r| r.clone());
+    let (result, message, fix) = match phase {
+        _ if report.promoted => (
+            ResultCode::Promoted,
+            format!(
+                "the next environment was dispatched; the time budget (`timeout: {budget}`) ran out afterwards"
+            ),
+            "nothing to do".to_string(),
+        ),
+        Phase::Registry => {
+            report.deploy_success = false;
+            (
+                ResultCode::Error,
+                format!("timed out after {budget} (`timeout`) verifying the image in ECR; nothing was dispatched"),
+                "check that ECR answers (aws-region, the network, AWS_ENDPOINT_URL_ECR), or raise `timeout`".to_string(),
+            )
+        }
+        Phase::Preflight => (
+            ResultCode::DispatchFailed,
+            format!(
+                "timed out after {budget} (`timeout`) reading the target workflow from GitHub; nothing was dispatched"
+            ),
+            "re-run the job (https://www.githubstatus.com), or raise `timeout`".to_string(),
+        ),
+        Phase::Dispatch => (
+            ResultCode::DispatchFailed,
+            format!(
+                "timed out after {budget} (`timeout`) dispatching: GitHub may or may not have started the run"
+            ),
+            "check the Actions tab for a new run of the target workflow before re-running"
+                .to_string(),
+        ),
+    };
+    report.result = result;
+    report.message = message;
+    report.fix = Some(fix);
     report
 }
 

@@ -52,9 +52,8 @@ fn a_502_that_was_not_accepted_is_sent_again_once() {
     let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
     assert_eq!(gh.count("POST", "/dispatches"), 2);
-    assert_eq!(
-        gh.count("GET", "/runs"),
-        1,
+    assert!(
+        gh.count("GET", "/runs") >= 1,
         "looked for a run before resending"
     );
     assert_eq!(gh.runs().len(), 1);

@@ -6,6 +6,7 @@ mod helpers;
 mod chain;
 mod contract;
 mod faults;
+mod reliability;
 mod summary;
 
 use helpers::Step;

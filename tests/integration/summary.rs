@@ -46,6 +46,7 @@ fn promoted() -> Report {
         workflow: "deploy.yml".into(),
         workflow_path: Some(".github/workflows/deploy.yml".into()),
         git_ref: "main".into(),
+        correlation: None,
         inputs: [
             ("environment".to_string(), "qa".to_string()),
             ("image_tag".to_string(), "t1".to_string()),

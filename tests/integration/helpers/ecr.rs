@@ -130,7 +130,11 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<EcrState>>) {
             .unwrap_or_default()
             .to_string();
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let latency = state.lock().unwrap().latency;
+        let latency = {
+            let mut s = state.lock().unwrap();
+            *s.calls.entry(operation.clone()).or_default() += 1;
+            s.latency
+        };
         std::thread::sleep(latency);
         let (status, answer) = handle(&operation, &request, state);
         let text = answer.to_string();
@@ -169,7 +173,6 @@ fn detail(repository: &str, image: &Image) -> Value {
 
 fn handle(operation: &str, request: &Value, state: &Arc<Mutex<EcrState>>) -> (u16, Value) {
     let mut s = state.lock().unwrap();
-    *s.calls.entry(operation.to_string()).or_default() += 1;
     if let Some(fault) = s.faults.iter_mut().find(|f| f.2 > 0) {
         fault.2 -= 1;
         let (kind, status) = (fault.0.clone(), fault.1);

@@ -40,6 +40,8 @@ pub struct Run {
     pub created_at: u64,
     pub inputs: BTreeMap<String, String>,
     pub html_url: String,
+    /// The workflow's `run-name` with `${{ inputs.X }}` filled in, or its path.
+    pub display_title: String,
 }
 
 /// What to do with the next request that matches.
@@ -51,6 +53,8 @@ pub enum Fault {
     AcceptThenAnswer(u16),
     /// Handle the request, then close the connection without answering.
     AcceptThenDrop,
+    /// Handle the request, send the start of the answer, then close the connection.
+    AcceptThenCut,
     /// Close the connection without reading or answering.
     Drop,
     /// Never answer (the connection stays open this long).
@@ -155,6 +159,24 @@ impl FakeGitHub {
 
     pub fn on_dispatch(&self, hook: DispatchHook) {
         self.state.lock().unwrap().hook = Some(hook);
+    }
+
+    /// A run someone else dispatched, created now.
+    pub fn add_run(&self, workflow_id: u64, branch: &str, display_title: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.next_run += 1;
+        let id = s.next_run;
+        let html_url = format!("https://github.example/{}/actions/runs/{id}", s.repository);
+        s.runs.push(Run {
+            id,
+            workflow_id,
+            branch: branch.into(),
+            created_at: now(),
+            inputs: BTreeMap::new(),
+            html_url,
+            display_title: display_title.into(),
+        });
+        id
     }
 
     pub fn runs(&self) -> Vec<Run> {
@@ -274,6 +296,11 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<State>>, prefix: &str) {
             respond(&mut stream, code, &[], r#"{"message":"Server Error"}"#)
         }
         Some(Fault::AcceptThenDrop) => {}
+        Some(Fault::AcceptThenCut) => {
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{{\"workflow_run_id\"").as_bytes(),
+            );
+        }
         _ => respond(&mut stream, status, &[], &body),
     }
 }
@@ -386,7 +413,7 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>, prefix: &str) -> (u16, Strin
                 .map(|r| {
                     json!({"id": r.id, "event": "workflow_dispatch", "head_branch": r.branch,
                            "created_at": iso(r.created_at), "html_url": r.html_url, "status": "queued",
-                           "display_title": w.path})
+                           "display_title": r.display_title})
                 })
                 .collect();
             (200, json!({"total_count": runs.len(), "workflow_runs": runs}).to_string())
@@ -432,6 +459,7 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>, prefix: &str) -> (u16, Strin
                 return message(422, &why);
             }
             s.next_run += 1;
+            let display_title = run_name(text, &inputs).unwrap_or_else(|| w.path.clone());
             let run = Run {
                 id: s.next_run,
                 workflow_id: w.id,
@@ -439,6 +467,7 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>, prefix: &str) -> (u16, Strin
                 created_at: now(),
                 inputs,
                 html_url: format!("https://github.example/{}/actions/runs/{}", s.repository, s.next_run),
+                display_title,
             };
             s.runs.push(run.clone());
             let hook = s.hook.clone();
@@ -458,6 +487,33 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>, prefix: &str) -> (u16, Strin
         }
         _ => message(404, "Not Found"),
     }
+}
+
+/// The workflow's `run-name` with each `${{ inputs.X }}` (and `|| 'default'`) filled in.
+fn run_name(text: &str, inputs: &BTreeMap<String, String>) -> Option<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let template = doc.get("run-name")?.as_str()?.to_string();
+    let mut out = String::new();
+    let mut rest = template.as_str();
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("}}").map(|e| start + e)?;
+        let expr = rest[start + 3..end].trim();
+        let (name, fallback) = match expr.split_once("||") {
+            Some((n, f)) => (n.trim(), f.trim().trim_matches('\'').to_string()),
+            None => (expr, String::new()),
+        };
+        let key = name.strip_prefix("inputs.").unwrap_or(name);
+        out.push_str(
+            inputs
+                .get(key)
+                .filter(|v| !v.is_empty())
+                .unwrap_or(&fallback),
+        );
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// GitHub's own checks of a dispatch against the workflow file, written independently of
