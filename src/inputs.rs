@@ -827,6 +827,26 @@ fn parse_repository(
 /// The `inputs` mapping: YAML or JSON, values strings, numbers or booleans, sent as strings.
 pub fn parse_extra_inputs(value: &str) -> Result<BTreeMap<String, String>, InputError> {
     let input = "inputs";
+    // JSON first: it allows characters (DEL, say) that YAML does not, and YAML would read
+    // `{"a": 1}` the same anyway.
+    if value.trim_start().starts_with('{')
+        && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(value)
+    {
+        let yaml = map
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => serde_yaml::Value::String(s),
+                    serde_json::Value::Bool(b) => serde_yaml::Value::Bool(b),
+                    serde_json::Value::Number(n) => serde_yaml::from_str(&n.to_string())
+                        .unwrap_or(serde_yaml::Value::String(n.to_string())),
+                    _ => serde_yaml::Value::Null,
+                };
+                (serde_yaml::Value::String(k), v)
+            })
+            .collect();
+        return extra_inputs_from(yaml);
+    }
     let parsed: serde_yaml::Value = serde_yaml::from_str(value).map_err(|e| {
         bad(
             input,
@@ -845,6 +865,11 @@ pub fn parse_extra_inputs(value: &str) -> Result<BTreeMap<String, String>, Input
             ));
         }
     };
+    extra_inputs_from(map)
+}
+
+fn extra_inputs_from(map: serde_yaml::Mapping) -> Result<BTreeMap<String, String>, InputError> {
+    let input = "inputs";
     let mut out = BTreeMap::new();
     for (key, value) in map {
         let key = match key {
