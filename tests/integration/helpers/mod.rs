@@ -280,11 +280,14 @@ impl Step {
         for (k, v) in vars {
             env.insert(k.to_string(), v);
         }
-        Step {
-            bin: bin.into(),
-            env,
-            dir,
-        }
+        let bin: PathBuf = bin.into();
+        // The step runs in its own folder: a relative path must not depend on it.
+        let bin = if bin.is_relative() {
+            std::env::current_dir().unwrap().join(bin)
+        } else {
+            bin
+        };
+        Step { bin, env, dir }
     }
 
     pub fn github(self, gh: &FakeGitHub) -> Step {
@@ -361,6 +364,21 @@ impl Step {
             self.env.get(&input_variable("github-token")).cloned(),
         ];
         for token in tokens.into_iter().flatten().filter(|t| t.len() >= 8) {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&token);
+            let in_basic_auth =
+                base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+            for (what, text) in [
+                ("stdout", &ran.stdout),
+                ("stderr", &ran.stderr),
+                ("GITHUB_OUTPUT", &ran.output_file),
+                ("the job summary", &ran.summary),
+            ] {
+                assert!(
+                    !text.contains(&encoded) && !text.contains(&in_basic_auth),
+                    "the token leaked, base64-encoded, into {what}"
+                );
+            }
             for (what, text) in [
                 ("stdout", &ran.stdout),
                 ("stderr", &ran.stderr),
