@@ -162,15 +162,7 @@ fn main() {
     let far = FakeEcr::start();
     far.latency(Duration::from_millis(20));
     for r in &repos {
-        far.add(
-            r,
-            Image {
-                digest: format!("sha256:{:064x}", 7),
-                tags: vec![TAG.into()],
-                pushed_at: 1.77e9,
-                status: "ACTIVE".into(),
-            },
-        );
+        far.add(r, Image::new(7, &[TAG], 1.77e9));
     }
 
     let size = std::fs::metadata(&bin).unwrap().len() as f64 / 1048576.0;

@@ -325,15 +325,7 @@ fn scenarios() -> Vec<Scenario> {
 
 fn run_once(bin: &PathBuf, scenario: &Scenario) -> (Ran, usize) {
     let ecr = FakeEcr::start();
-    ecr.add(
-        "app",
-        Image {
-            digest: format!("sha256:{:064x}", 1),
-            tags: vec![TAG.into()],
-            pushed_at: 1.77e9,
-            status: "ACTIVE".into(),
-        },
-    );
+    ecr.add("app", Image::new(1, &[TAG], 1.77e9));
     let gh = github_with_deploy("");
     (scenario.setup)(&ecr, &gh);
     let step = (scenario.step)(

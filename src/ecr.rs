@@ -15,6 +15,16 @@ use crate::suggest::{Candidate, nearest};
 
 /// How many `DescribeImages` pages (of up to 1,000 images) to read for suggestions.
 const SUGGESTION_PAGES: usize = 5;
+/// How many pages prefix resolution reads at most: 50,000 images.
+pub const PREFIX_PAGES: usize = 50;
+/// The manifest types BatchGetImage may answer with: indexes first, so a multi-platform image
+/// comes back as its index.
+const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
 const SUGGESTIONS: usize = 5;
 
 /// The image a tag points at.
@@ -75,24 +85,110 @@ impl RegistryError {
     }
 }
 
-/// The registry seam. Tests run it against moto's ECR server through the real SDK.
+/// The newest tag with a prefix, and what it cost to find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Found {
+        tag: String,
+        info: ImageInfo,
+        pages: usize,
+    },
+    NoMatch {
+        pages: usize,
+    },
+    RepositoryMissing,
+}
+
+/// An image's vulnerability scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scan {
+    /// Finding counts by ECR severity name (`CRITICAL`, `HIGH`, ...).
+    Complete(BTreeMap<String, u64>),
+    InProgress,
+    /// The scan failed or cannot run; ECR's status and description.
+    Failed(String),
+    /// The image was never scanned.
+    Missing,
+}
+
+/// The registry seam. Tests run it against moto's ECR server, and a local server that speaks
+/// ECR's JSON API, through the real SDK.
 pub trait Registry {
     fn lookup(
         &self,
         repo: &Repository,
         tag: &str,
     ) -> impl Future<Output = Result<Lookup, RegistryError>> + Send;
+
+    /// The newest `ACTIVE` image with a tag starting with `prefix` (equal push times: the
+    /// greater tag), reading at most `PREFIX_PAGES` pages.
+    fn resolve_prefix(
+        &self,
+        repo: &Repository,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Resolved, RegistryError>> + Send;
+
+    /// The platforms (`os/arch[/variant]`) an image index lists; `None` for a single manifest.
+    fn platforms(
+        &self,
+        repo: &Repository,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, RegistryError>> + Send;
+
+    /// The image's scan; one still in progress is polled until it ends or `wait` runs out.
+    fn scan(
+        &self,
+        repo: &Repository,
+        digest: &str,
+        wait: std::time::Duration,
+    ) -> impl Future<Output = Result<Scan, RegistryError>> + Send;
+}
+
+/// The platforms of an image index (OCI index or Docker manifest list), attestations left out;
+/// `None` when the manifest is a single image's.
+pub fn index_platforms(manifest: &str) -> Option<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    let entries = v.get("manifests")?.as_array()?;
+    let mut out: Vec<String> = Vec::new();
+    for m in entries {
+        let p = &m["platform"];
+        let (Some(os), Some(arch)) = (p["os"].as_str(), p["architecture"].as_str()) else {
+            continue;
+        };
+        if os == "unknown" || arch == "unknown" {
+            continue; // build attestations
+        }
+        let platform = match p["variant"].as_str() {
+            Some(variant) => format!("{os}/{arch}/{variant}"),
+            None => format!("{os}/{arch}"),
+        };
+        if !out.contains(&platform) {
+            out.push(platform);
+        }
+    }
+    Some(out)
+}
+
+/// Does `available` satisfy `wanted`? `linux/arm64` is met by `linux/arm64/v8`.
+pub fn has_platform(available: &[String], wanted: &str) -> bool {
+    available.iter().any(|a| {
+        a == wanted
+            || a.strip_prefix(wanted)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// ECR through aws-sdk-ecr, one client per region, credentials and endpoints from the SDK's
 /// standard configuration (including `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_ECR`).
 pub struct AwsRegistry {
     clients: BTreeMap<String, aws_sdk_ecr::Client>,
+    /// How often a scan in progress is asked about again.
+    scan_poll: Duration,
 }
 
 impl AwsRegistry {
     /// Build clients for the regions the repositories live in. Makes no network call.
-    pub async fn new(repositories: &[Repository]) -> AwsRegistry {
+    pub async fn new(repositories: &[Repository], scan_poll: Duration) -> AwsRegistry {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -118,7 +214,7 @@ impl AwsRegistry {
                 aws_sdk_ecr::Client::from_conf(config)
             });
         }
-        AwsRegistry { clients }
+        AwsRegistry { clients, scan_poll }
     }
 
     async fn suggestions(
@@ -170,10 +266,7 @@ impl AwsRegistry {
 
 impl Registry for AwsRegistry {
     async fn lookup(&self, repo: &Repository, tag: &str) -> Result<Lookup, RegistryError> {
-        let client = self
-            .clients
-            .get(&repo.region)
-            .ok_or_else(|| RegistryError::Other(format!("no client for region {}", repo.region)))?;
+        let client = self.client(repo)?;
         let answer = client
             .describe_images()
             .repository_name(&repo.name)
@@ -195,14 +288,7 @@ impl Registry for AwsRegistry {
                         repo.name
                     )));
                 }
-                Ok(Lookup::Found(ImageInfo {
-                    digest,
-                    pushed_at: detail
-                        .image_pushed_at()
-                        .and_then(|t| t.fmt(aws_smithy_types_format()).ok()),
-                    size_bytes: detail.image_size_in_bytes(),
-                    status: detail.image_status().map(|s| s.as_str().to_string()),
-                }))
+                Ok(Lookup::Found(info_of(detail, digest)))
             }
             Err(err) => match classify(&err) {
                 Classified::TagMissing => Ok(Lookup::TagMissing {
@@ -212,6 +298,214 @@ impl Registry for AwsRegistry {
                 Classified::Error(e) => Err(e),
             },
         }
+    }
+
+    async fn resolve_prefix(
+        &self,
+        repo: &Repository,
+        prefix: &str,
+    ) -> Result<Resolved, RegistryError> {
+        let client = self.client(repo)?;
+        let mut pages = client
+            .describe_images()
+            .repository_name(&repo.name)
+            .set_registry_id(repo.registry_id.clone())
+            .filter(
+                DescribeImagesFilter::builder()
+                    .tag_status(TagStatus::Tagged)
+                    .build(),
+            )
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        // ECR lists images in no documented order, so the newest can be on any page: every page
+        // is read, up to the bound.
+        let mut best: Option<(i64, String, ImageInfo)> = None;
+        let mut read = 0;
+        while let Some(page) = pages.next().await {
+            read += 1;
+            let page = match page {
+                Ok(page) => page,
+                Err(err) => {
+                    return match classify(&err) {
+                        Classified::RepositoryMissing => Ok(Resolved::RepositoryMissing),
+                        Classified::TagMissing => Ok(Resolved::NoMatch { pages: read }),
+                        Classified::Error(e) => Err(e),
+                    };
+                }
+            };
+            for detail in page.image_details() {
+                let active = detail.image_status().is_none_or(|s| s.as_str() == "ACTIVE");
+                let Some(digest) = detail.image_digest().filter(|_| active) else {
+                    continue;
+                };
+                let pushed = detail.image_pushed_at().map(|t| t.secs()).unwrap_or(0);
+                for tag in detail.image_tags().iter().filter(|t| t.starts_with(prefix)) {
+                    let better = best
+                        .as_ref()
+                        .is_none_or(|(p, t, _)| (pushed, tag.as_str()) > (*p, t.as_str()));
+                    if better {
+                        best = Some((pushed, tag.clone(), info_of(detail, digest.to_string())));
+                    }
+                }
+            }
+            if read == PREFIX_PAGES {
+                if pages.next().await.is_some() {
+                    return Err(RegistryError::Other(format!(
+                        "{} holds more than {} tagged images: a prefix cannot be resolved in bounded time; give the exact tag",
+                        repo.name,
+                        PREFIX_PAGES * 1000
+                    )));
+                }
+                break;
+            }
+        }
+        Ok(match best {
+            Some((_, tag, info)) => Resolved::Found {
+                tag,
+                info,
+                pages: read,
+            },
+            None => Resolved::NoMatch { pages: read },
+        })
+    }
+
+    async fn platforms(
+        &self,
+        repo: &Repository,
+        digest: &str,
+    ) -> Result<Option<Vec<String>>, RegistryError> {
+        let client = self.client(repo)?;
+        let mut request = client
+            .batch_get_image()
+            .repository_name(&repo.name)
+            .set_registry_id(repo.registry_id.clone())
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
+        for t in MANIFEST_TYPES {
+            request = request.accepted_media_types(*t);
+        }
+        let out = request.send().await.map_err(|err| match classify(&err) {
+            Classified::Error(e) => e,
+            _ => RegistryError::Other(format!(
+                "BatchGetImage found no image {digest} in {}",
+                repo.name
+            )),
+        })?;
+        let Some(manifest) = out.images().first().and_then(|i| i.image_manifest()) else {
+            let why = out
+                .failures()
+                .first()
+                .and_then(|f| f.failure_reason())
+                .unwrap_or("no manifest returned");
+            return Err(RegistryError::Other(format!(
+                "BatchGetImage could not read {digest} in {}: {why} (the role needs ecr:BatchGetImage)",
+                repo.name
+            )));
+        };
+        Ok(index_platforms(manifest))
+    }
+
+    async fn scan(
+        &self,
+        repo: &Repository,
+        digest: &str,
+        wait: Duration,
+    ) -> Result<Scan, RegistryError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let scan = self.scan_once(repo, digest).await?;
+            let now = tokio::time::Instant::now();
+            if scan != Scan::InProgress || now >= deadline {
+                return Ok(scan);
+            }
+            tracing::info!(
+                "the scan of {}@{digest} is in progress; asking again",
+                repo.name
+            );
+            tokio::time::sleep(self.scan_poll.min(deadline - now)).await;
+        }
+    }
+}
+
+impl AwsRegistry {
+    async fn scan_once(&self, repo: &Repository, digest: &str) -> Result<Scan, RegistryError> {
+        let client = self.client(repo)?;
+        let answer = client
+            .describe_image_scan_findings()
+            .repository_name(&repo.name)
+            .set_registry_id(repo.registry_id.clone())
+            .image_id(ImageIdentifier::builder().image_digest(digest).build())
+            .max_results(1)
+            .send()
+            .await;
+        let out = match answer {
+            Ok(out) => out,
+            Err(err) => {
+                let code = err
+                    .as_service_error()
+                    .and_then(|e| e.code())
+                    .unwrap_or_default();
+                if code == "ScanNotFoundException" {
+                    return Ok(Scan::Missing);
+                }
+                return Err(match classify(&err) {
+                    Classified::Error(e) => e,
+                    _ => RegistryError::Other(format!(
+                        "no image {digest} in {} to read the scan of",
+                        repo.name
+                    )),
+                });
+            }
+        };
+        let status = out
+            .image_scan_status()
+            .and_then(|s| s.status())
+            .map(|s| s.as_str().to_string());
+        let description = out
+            .image_scan_status()
+            .and_then(|s| s.description())
+            .unwrap_or_default()
+            .to_string();
+        Ok(match status.as_deref() {
+            Some("COMPLETE") | Some("ACTIVE") => {
+                let counts = out
+                    .image_scan_findings()
+                    .and_then(|f| f.finding_severity_counts())
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.as_str().to_string(), u64::try_from(*v).unwrap_or(0)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Scan::Complete(counts)
+            }
+            Some("IN_PROGRESS") | Some("PENDING") => Scan::InProgress,
+            Some(other) => Scan::Failed(
+                format!("{other}: {description}")
+                    .trim_end_matches(": ")
+                    .to_string(),
+            ),
+            None => Scan::Missing,
+        })
+    }
+}
+
+impl AwsRegistry {
+    fn client(&self, repo: &Repository) -> Result<&aws_sdk_ecr::Client, RegistryError> {
+        self.clients
+            .get(&repo.region)
+            .ok_or_else(|| RegistryError::Other(format!("no client for region {}", repo.region)))
+    }
+}
+
+fn info_of(detail: &aws_sdk_ecr::types::ImageDetail, digest: String) -> ImageInfo {
+    ImageInfo {
+        digest,
+        pushed_at: detail
+            .image_pushed_at()
+            .and_then(|t| t.fmt(aws_smithy_types_format()).ok()),
+        size_bytes: detail.image_size_in_bytes(),
+        status: detail.image_status().map(|s| s.as_str().to_string()),
     }
 }
 
@@ -302,4 +596,28 @@ fn first_useful(context: &str) -> String {
     let parts: Vec<&str> = line.split(": ").collect();
     // Keep the last three links of "dispatch failure: io error: client error (Connect): ...".
     parts[parts.len().saturating_sub(3)..].join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_of_an_index_without_attestations() {
+        let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+            {"digest":"sha256:1","platform":{"os":"linux","architecture":"amd64"}},
+            {"digest":"sha256:2","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+            {"digest":"sha256:3","platform":{"os":"unknown","architecture":"unknown"}}]}"#;
+        let p = index_platforms(index).unwrap();
+        assert_eq!(p, ["linux/amd64", "linux/arm64/v8"]);
+        assert!(has_platform(&p, "linux/arm64"));
+        assert!(has_platform(&p, "linux/arm64/v8"));
+        assert!(!has_platform(&p, "linux/arm"));
+        assert!(!has_platform(&p, "linux/arm/v7"));
+        assert_eq!(
+            index_platforms(r#"{"schemaVersion":2,"config":{},"layers":[]}"#),
+            None
+        );
+        assert_eq!(index_platforms("not json"), None);
+    }
 }

@@ -145,6 +145,48 @@ pub const INPUTS: &[InputSpec] = &[
         "promotion_id",
         "Dispatch input that carries a unique id of this promotion, when the target declares it ('none' to turn off)",
     ),
+    spec(
+        "digest-input",
+        false,
+        false,
+        "image_digest",
+        "Dispatch input that carries the verified digest(s), when the target declares it ('none' to turn off)",
+    ),
+    spec(
+        "expected-digest",
+        false,
+        false,
+        "",
+        "Digest, or JSON mapping of repository to digest, the tag must still point at",
+    ),
+    spec(
+        "tag-match",
+        false,
+        false,
+        "exact",
+        "exact, or prefix: promote the newest tag starting with image-tag",
+    ),
+    spec(
+        "required-platforms",
+        false,
+        false,
+        "",
+        "Platforms the image index must list, such as linux/amd64,linux/arm64",
+    ),
+    spec(
+        "fail-on-severity",
+        false,
+        false,
+        "none",
+        "Refuse images with scan findings at or above: critical, high, medium, low or none",
+    ),
+    spec(
+        "scan-wait",
+        false,
+        false,
+        "2m",
+        "How long to wait for an image scan in progress: a number with s, m or h",
+    ),
 ];
 
 const fn spec(
@@ -380,6 +422,16 @@ pub struct Inputs {
     pub timeout: Duration,
     /// The dispatch input that carries this promotion's unique id, when the target declares it.
     pub correlation_input: Option<String>,
+    /// The dispatch input that carries the verified digest(s), when the target declares it.
+    pub digest_input: Option<String>,
+    /// The digest(s) the tag must still point at.
+    pub expected_digest: Option<ExpectedDigest>,
+    pub tag_match: TagMatch,
+    /// `os/arch[/variant]` each repository's image index must list.
+    pub required_platforms: Vec<String>,
+    /// Findings at or above this severity refuse the image.
+    pub fail_on_severity: Option<Severity>,
+    pub scan_wait: Duration,
     /// Extra dispatch inputs, already strings.
     pub extra_inputs: BTreeMap<String, String>,
     /// Present when the checks could end in a dispatch (a next environment, auto-promote on).
@@ -466,12 +518,41 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
     );
     let correlation_input = take(
         &mut errors,
-        parse_correlation_input(
+        parse_input_name(
+            "correlation-input",
             get("correlation-input")
                 .as_deref()
                 .unwrap_or("promotion_id"),
         ),
     );
+    let digest_input = take(
+        &mut errors,
+        parse_input_name(
+            "digest-input",
+            get("digest-input").as_deref().unwrap_or("image_digest"),
+        ),
+    );
+    let tag_match = take(&mut errors, parse_tag_match(get("tag-match").as_deref()));
+    let required_platforms = take(
+        &mut errors,
+        parse_platforms(get("required-platforms").as_deref().unwrap_or("")),
+    );
+    let fail_on_severity = take(
+        &mut errors,
+        parse_severity(get("fail-on-severity").as_deref().unwrap_or("none")),
+    );
+    let scan_wait = take(
+        &mut errors,
+        match get("scan-wait") {
+            Some(v) if v == "0" || v == "0s" => Ok(Duration::ZERO),
+            Some(v) => parse_duration("scan-wait", &v),
+            None => Ok(Duration::from_secs(120)),
+        },
+    );
+    let expected_digest = match (get("expected-digest"), &repositories) {
+        (Some(v), Some(repos)) => take(&mut errors, parse_expected_digest(&v, repos)).map(Some),
+        _ => Some(None),
+    };
     let extra_inputs = take(
         &mut errors,
         src.input("inputs")
@@ -504,6 +585,12 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
         fail_on_error: fail_on_error.expect("no error"),
         timeout: timeout.expect("no error"),
         correlation_input: correlation_input.expect("no error"),
+        digest_input: digest_input.expect("no error"),
+        expected_digest: expected_digest.expect("no error"),
+        tag_match: tag_match.expect("no error"),
+        required_platforms: required_platforms.expect("no error"),
+        fail_on_severity: fail_on_severity.expect("no error"),
+        scan_wait: scan_wait.expect("no error"),
         extra_inputs: extra_inputs.expect("no error"),
         target,
     })
@@ -598,20 +685,184 @@ pub fn format_duration(d: Duration) -> String {
     if out.is_empty() { "0s".into() } else { out }
 }
 
-fn parse_correlation_input(value: &str) -> Result<Option<String>, InputError> {
+/// A dispatch input name, or `none`.
+fn parse_input_name(input: &str, value: &str) -> Result<Option<String>, InputError> {
     if value == "none" {
         return Ok(None);
     }
     if !valid_input_name(value) || RESERVED_DISPATCH_INPUTS.contains(&value) {
         return Err(bad(
-            "correlation-input",
+            input,
             format!(
-                "{} is not a usable workflow input name; use a name such as `promotion_id`, or `none`",
+                "{} is not a usable workflow input name; use a name such as `promotion_id` or `image_digest`, or `none`",
                 shown(value)
             ),
         ));
     }
     Ok(Some(value.to_string()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagMatch {
+    Exact,
+    /// The newest `ACTIVE` tag starting with `image-tag`.
+    Prefix,
+}
+
+fn parse_tag_match(value: Option<&str>) -> Result<TagMatch, InputError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("exact") => Ok(TagMatch::Exact),
+        Some("prefix") => Ok(TagMatch::Prefix),
+        Some(_) => Err(bad(
+            "tag-match",
+            format!(
+                "{} is not `exact` or `prefix`",
+                shown(value.unwrap_or_default())
+            ),
+        )),
+    }
+}
+
+/// Scan finding severities, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+    /// ECR's severity names (basic scanning also says INFORMATIONAL, UNDEFINED).
+    pub fn from_ecr(name: &str) -> Option<Severity> {
+        match name.to_ascii_uppercase().as_str() {
+            "LOW" => Some(Severity::Low),
+            "MEDIUM" => Some(Severity::Medium),
+            "HIGH" => Some(Severity::High),
+            "CRITICAL" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+fn parse_severity(value: &str) -> Result<Option<Severity>, InputError> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    Severity::from_ecr(value).map(Some).ok_or_else(|| {
+        bad(
+            "fail-on-severity",
+            format!(
+                "{} is not one of critical, high, medium, low, none",
+                shown(value)
+            ),
+        )
+    })
+}
+
+fn parse_platforms(value: &str) -> Result<Vec<String>, InputError> {
+    let mut out: Vec<String> = Vec::new();
+    for p in split_list(value) {
+        let parts: Vec<&str> = p.split('/').collect();
+        let ok = (2..=3).contains(&parts.len())
+            && parts.iter().all(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+        if !ok {
+            return Err(bad(
+                "required-platforms",
+                format!(
+                    "{} is not a platform such as `linux/amd64` or `linux/arm64/v8`",
+                    shown(p)
+                ),
+            ));
+        }
+        if !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The digest(s) a tag must still point at: one for every repository, or one each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedDigest {
+    All(String),
+    /// Repository name → digest.
+    Each(BTreeMap<String, String>),
+}
+
+impl ExpectedDigest {
+    pub fn for_repository(&self, name: &str) -> Option<&str> {
+        match self {
+            ExpectedDigest::All(d) => Some(d),
+            ExpectedDigest::Each(map) => map.get(name).map(String::as_str),
+        }
+    }
+}
+
+/// `sha256:` and 64 hex digits (or `sha512:` and 128).
+pub fn valid_digest(d: &str) -> bool {
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    };
+    d.strip_prefix("sha256:").is_some_and(|h| hex(h, 64))
+        || d.strip_prefix("sha512:").is_some_and(|h| hex(h, 128))
+}
+
+fn parse_expected_digest(
+    value: &str,
+    repositories: &[Repository],
+) -> Result<ExpectedDigest, InputError> {
+    let input = "expected-digest";
+    if valid_digest(value) {
+        return Ok(ExpectedDigest::All(value.to_string()));
+    }
+    let map: BTreeMap<String, String> = serde_json::from_str(value).map_err(|_| {
+        bad(
+            input,
+            format!(
+                "{} is neither a digest (`sha256:` and 64 hex digits) nor a JSON object of repository names to digests, such as the `image_digests` output",
+                shown(value)
+            ),
+        )
+    })?;
+    if let Some((k, v)) = map.iter().find(|(_, v)| !valid_digest(v)) {
+        return Err(bad(
+            input,
+            format!(
+                "the digest of `{k}`, {}, is not `sha256:` and 64 hex digits",
+                shown(v)
+            ),
+        ));
+    }
+    let missing: Vec<&str> = repositories
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|name| !map.contains_key(*name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(
+            input,
+            format!(
+                "has no digest for {}; it must name every repository in `ecr-repositories` (pass the previous stage's `image_digests` output)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(ExpectedDigest::Each(map))
 }
 
 fn bool_input(src: &dyn Source, name: &str, default: bool) -> Result<bool, InputError> {
@@ -1205,6 +1456,49 @@ mod tests {
             None
         );
         assert!(parse(&base().input("correlation-input", "image_tag")).is_err());
+    }
+
+    #[test]
+    fn image_inputs() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let i = parse(
+            &base()
+                .input("expected-digest", &d)
+                .input("tag-match", "Prefix"),
+        )
+        .unwrap();
+        assert_eq!(i.expected_digest, Some(ExpectedDigest::All(d.clone())));
+        assert_eq!(i.tag_match, TagMatch::Prefix);
+        let each = format!(r#"{{"app/backend": "{d}", "app/frontend": "{d}", "extra": "{d}"}}"#);
+        let i = parse(&base().input("expected-digest", &each)).unwrap();
+        assert_eq!(
+            i.expected_digest.unwrap().for_repository("app/frontend"),
+            Some(d.as_str())
+        );
+        let partial = format!(r#"{{"app/backend": "{d}"}}"#);
+        let e = errors(base().input("expected-digest", &partial));
+        assert!(e[0].problem.contains("app/frontend"), "{}", e[0]);
+        assert!(
+            errors(base().input("expected-digest", "sha256:abc"))[0].input == "expected-digest"
+        );
+        let i = parse(
+            &base()
+                .input("required-platforms", "linux/amd64, linux/arm64/v8")
+                .input("fail-on-severity", "HIGH"),
+        )
+        .unwrap();
+        assert_eq!(i.required_platforms, ["linux/amd64", "linux/arm64/v8"]);
+        assert_eq!(i.fail_on_severity, Some(Severity::High));
+        assert!(Severity::Critical > Severity::High && Severity::Medium > Severity::Low);
+        assert!(errors(base().input("fail-on-severity", "severe"))[0].input == "fail-on-severity");
+        assert!(
+            errors(base().input("required-platforms", "amd64"))[0].input == "required-platforms"
+        );
+        assert!(errors(base().input("tag-match", "fuzzy"))[0].input == "tag-match");
+        assert_eq!(
+            parse(&base()).unwrap().digest_input.as_deref(),
+            Some("image_digest")
+        );
     }
 
     #[test]

@@ -183,7 +183,7 @@ async fn promote(source: &dyn Source) -> Report {
 
     let progress = Arc::new(Progress::default());
     let work = async {
-        let registry = AwsRegistry::new(&inputs.repositories).await;
+        let registry = AwsRegistry::new(&inputs.repositories, retry_policy().base * 5).await;
         let github = match &inputs.target {
             Some(target) => match OctoGitHub::new(target, retry_policy()) {
                 Ok(g) => Some(g),

@@ -17,6 +17,9 @@ pub enum ResultCode {
     DispatchFailed,
     InvalidInput,
     Error,
+    ImageChanged,
+    ImageUnavailable,
+    Vulnerable,
 }
 
 pub const RESULT_CODES: &[ResultCode] = &[
@@ -30,6 +33,9 @@ pub const RESULT_CODES: &[ResultCode] = &[
     ResultCode::DispatchFailed,
     ResultCode::InvalidInput,
     ResultCode::Error,
+    ResultCode::ImageChanged,
+    ResultCode::ImageUnavailable,
+    ResultCode::Vulnerable,
 ];
 
 impl ResultCode {
@@ -45,6 +51,9 @@ impl ResultCode {
             ResultCode::DispatchFailed => "dispatch-failed",
             ResultCode::InvalidInput => "invalid-input",
             ResultCode::Error => "error",
+            ResultCode::ImageChanged => "image-changed",
+            ResultCode::ImageUnavailable => "image-unavailable",
+            ResultCode::Vulnerable => "vulnerable",
         }
     }
 
@@ -76,6 +85,8 @@ pub struct ImageRow {
     /// How the user named it (URI or name), for messages.
     pub display: String,
     pub state: ImageState,
+    /// What the gates found, for the summary (status, platforms, findings).
+    pub checks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +136,8 @@ pub struct Report {
     pub dispatch: Option<DispatchPlan>,
     pub run: Option<RunInfo>,
     pub fail_on_error: bool,
+    /// Scan findings by severity, summed over repositories, when the vulnerability gate ran.
+    pub vulnerabilities: Option<BTreeMap<String, u64>>,
 }
 
 impl Report {
@@ -144,6 +157,7 @@ impl Report {
             dispatch: None,
             run: None,
             fail_on_error: true,
+            vulnerabilities: None,
         }
     }
 
@@ -204,6 +218,7 @@ mod tests {
                 size_bytes: None,
                 status: None,
             }),
+            checks: Vec::new(),
         };
         let mut r = Report::new(ResultCode::Promoted, "");
         r.images = vec![found("a", "sha256:1"), found("b", "sha256:1")];
@@ -215,6 +230,7 @@ mod tests {
             name: "d".into(),
             display: "d".into(),
             state: ImageState::RepositoryMissing,
+            checks: Vec::new(),
         });
         assert_eq!(r.digests(), None);
     }

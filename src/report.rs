@@ -20,6 +20,7 @@ pub const OUTPUTS: &[&str] = &[
     "image_digests",
     "run_id",
     "run_url",
+    "vulnerabilities",
 ];
 
 /// GitHub drops a step summary above 1 MiB; stay well below.
@@ -166,6 +167,10 @@ pub fn output_pairs(report: &Report) -> Vec<(&'static str, String)> {
         let json = serde_json::to_string(&digests).unwrap_or_else(|_| "{}".into());
         pairs.push(("image_digests", json));
     }
+    if let Some(counts) = &report.vulnerabilities {
+        let json = serde_json::to_string(counts).unwrap_or_else(|_| "{}".into());
+        pairs.push(("vulnerabilities", json));
+    }
     if let Some(run) = &report.run {
         pairs.push(("run_id", run.id.to_string()));
         if !run.url.is_empty() {
@@ -263,7 +268,7 @@ pub fn summary(report: &Report) -> String {
     ));
 
     if !report.images.is_empty() {
-        s.push_str("### Images\n\n| Repository | Tag | Digest | Pushed |\n|---|---|---|---|\n");
+        s.push_str("### Images\n\n| Repository | Tag | Digest | Pushed | Checks |\n|---|---|---|---|---|\n");
         let tag = report.image_tag.as_deref().unwrap_or_default();
         for row in &report.images {
             let (digest, pushed) = match &row.state {
@@ -291,11 +296,26 @@ pub fn summary(report: &Report) -> String {
                 ImageState::RepositoryMissing => ("❌ repository not found".into(), "—".into()),
                 ImageState::Unknown { error, .. } => (format!("⚠️ {}", md(error)), "—".into()),
             };
+            let checks = if row.checks.is_empty() {
+                "—".to_string()
+            } else {
+                row.checks.iter().map(|c| md(c)).collect::<Vec<_>>().join(" · ")
+            };
             s.push_str(&format!(
-                "| {} | {} | {digest} | {pushed} |\n",
+                "| {} | {} | {digest} | {pushed} | {checks} |\n",
                 md(&row.display),
                 code(tag)
             ));
+        }
+        s.push('\n');
+    }
+
+    if let Some(counts) = &report.vulnerabilities {
+        s.push_str(
+            "### Vulnerabilities (all repositories)\n\n| Severity | Findings |\n|---|---|\n",
+        );
+        for (severity, n) in counts {
+            s.push_str(&format!("| {} | {n} |\n", md(severity)));
         }
         s.push('\n');
     }

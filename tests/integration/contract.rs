@@ -146,6 +146,7 @@ fn every_output_the_code_writes_is_declared() {
     report.environment = Some("dev".into());
     report.next_environment = Some("qa".into());
     report.image_tag = Some("t".into());
+    report.vulnerabilities = Some([("HIGH".to_string(), 1)].into());
     report.run = Some(ecr_promote::github::RunInfo {
         id: 1,
         url: "https://x".into(),
@@ -159,6 +160,7 @@ fn every_output_the_code_writes_is_declared() {
             size_bytes: None,
             status: None,
         }),
+        checks: Vec::new(),
     }];
     let written: BTreeSet<&str> = ecr_promote::report::output_pairs(&report)
         .iter()

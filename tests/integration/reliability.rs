@@ -14,15 +14,7 @@ const TAG: &str = "c0ffee1-20260401000000";
 /// A registry holding TAG in `app`, answering like ECR's JSON API.
 fn registry() -> FakeEcr {
     let ecr = FakeEcr::start();
-    ecr.add(
-        "app",
-        Image {
-            digest: format!("sha256:{:064x}", 1),
-            tags: vec![TAG.into()],
-            pushed_at: 1.77e9,
-            status: "ACTIVE".into(),
-        },
-    );
+    ecr.add("app", Image::new(1, &[TAG], 1.77e9));
     ecr
 }
 

@@ -23,6 +23,7 @@ fn found(name: &str, digest: &str) -> ImageRow {
             size_bytes: Some(1),
             status: Some("ACTIVE".into()),
         }),
+        checks: Vec::new(),
     }
 }
 
@@ -67,7 +68,7 @@ fn a_promotion_reads_as_tables_and_a_link() {
     // Images table: a header and two rows of four cells.
     let images = html.split("<table>").nth(2).unwrap();
     assert_eq!(images.matches("<tr>").count(), 3, "{images}");
-    assert_eq!(images.matches("<td>").count(), 8, "{images}");
+    assert_eq!(images.matches("<td>").count(), 10, "{images}");
     assert!(images.contains("<code>sha256:aaaa</code>"));
     assert!(
         html.contains(r#"<a href="https://github.com/acme/shop/actions/runs/42">42</a>"#),
@@ -137,6 +138,6 @@ fn hostile_values_render_as_text() {
     );
     // Every table keeps its shape despite the `|` in values.
     let images = html.split("<table>").nth(2).unwrap();
-    assert_eq!(images.matches("<td>").count(), 8, "{images}");
+    assert_eq!(images.matches("<td>").count(), 10, "{images}");
     assert!(html.contains("&lt;script&gt;"), "{html}");
 }

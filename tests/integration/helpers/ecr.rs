@@ -19,6 +19,70 @@ pub struct Image {
     /// Seconds since the epoch.
     pub pushed_at: f64,
     pub status: String,
+    /// What BatchGetImage returns.
+    pub manifest: String,
+    /// What DescribeImageScanFindings answers, in turn (the last one repeats); none: no scan.
+    pub scans: Vec<FakeScan>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FakeScan {
+    pub status: String,
+    pub description: String,
+    pub counts: Vec<(String, u64)>,
+}
+
+impl FakeScan {
+    pub fn complete(counts: &[(&str, u64)]) -> FakeScan {
+        FakeScan {
+            status: "COMPLETE".into(),
+            description: "The scan was completed successfully.".into(),
+            counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        }
+    }
+    pub fn status(status: &str, description: &str) -> FakeScan {
+        FakeScan {
+            status: status.into(),
+            description: description.into(),
+            counts: Vec::new(),
+        }
+    }
+}
+
+/// An OCI image index listing these platforms (and a build attestation).
+pub fn index(platforms: &[&str]) -> String {
+    let mut manifests: Vec<Value> = platforms
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let parts: Vec<&str> = p.split('/').collect();
+            let mut platform = json!({"os": parts[0], "architecture": parts[1]});
+            if let Some(v) = parts.get(2) {
+                platform["variant"] = json!(v);
+            }
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 100,
+                   "digest": format!("sha256:{:064x}", i + 100), "platform": platform})
+        })
+        .collect();
+    manifests.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+        "digest": format!("sha256:{:064x}", 999), "platform": {"os": "unknown", "architecture": "unknown"}}));
+    json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}).to_string()
+}
+
+impl Image {
+    /// An ACTIVE single-platform image with these tags.
+    pub fn new(digest_seed: u64, tags: &[&str], pushed_at: f64) -> Image {
+        Image {
+            digest: format!("sha256:{digest_seed:064x}"),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            pushed_at,
+            status: "ACTIVE".into(),
+            manifest: json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 1,
+                                        "digest": format!("sha256:{:064x}", 1)}, "layers": []}).to_string(),
+            scans: Vec::new(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -73,6 +137,16 @@ impl FakeEcr {
             .unwrap()
             .faults
             .push((error_type.to_string(), status, times));
+    }
+
+    /// Change an image already added (found by digest) in every repository.
+    pub fn update(&self, digest: &str, change: impl Fn(&mut Image)) {
+        let mut s = self.state.lock().unwrap();
+        for images in s.repositories.values_mut() {
+            for image in images.iter_mut().filter(|i| i.digest == digest) {
+                change(image);
+            }
+        }
     }
 
     pub fn calls(&self, operation: &str) -> usize {
@@ -179,7 +253,7 @@ fn handle(operation: &str, request: &Value, state: &Arc<Mutex<EcrState>>) -> (u1
         return error(&kind, status, "injected fault");
     }
     let repository = request["repositoryName"].as_str().unwrap_or_default();
-    let Some(images) = s.repositories.get(repository) else {
+    let Some(images) = s.repositories.get_mut(repository) else {
         return error(
             "RepositoryNotFoundException",
             400,
@@ -243,6 +317,52 @@ fn handle(operation: &str, request: &Value, state: &Arc<Mutex<EcrState>>) -> (u1
                 answer["nextToken"] = json!(format!("page-{}", start + max));
             }
             (200, answer)
+        }
+        "BatchGetImage" => {
+            let mut found = Vec::new();
+            let mut failures = Vec::new();
+            for id in request["imageIds"].as_array().cloned().unwrap_or_default() {
+                match images.iter().find(|i| id["imageDigest"].as_str() == Some(i.digest.as_str())) {
+                    Some(i) => found.push(json!({"registryId": "123456789012", "repositoryName": repository,
+                        "imageId": {"imageDigest": i.digest}, "imageManifest": i.manifest})),
+                    None => failures.push(json!({"imageId": id, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"})),
+                }
+            }
+            (200, json!({"images": found, "failures": failures}))
+        }
+        "DescribeImageScanFindings" => {
+            let digest = request["imageId"]["imageDigest"]
+                .as_str()
+                .unwrap_or_default();
+            let Some(image) = images.iter_mut().find(|i| i.digest == digest) else {
+                return error("ImageNotFoundException", 400, "The image does not exist");
+            };
+            if image.scans.is_empty() {
+                return error(
+                    "ScanNotFoundException",
+                    400,
+                    &format!(
+                        "Image scan does not exist for the image with '{{imageDigest:'{digest}'}}'"
+                    ),
+                );
+            }
+            let scan = if image.scans.len() > 1 {
+                image.scans.remove(0)
+            } else {
+                image.scans[0].clone()
+            };
+            let counts: serde_json::Map<String, Value> = scan
+                .counts
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            (
+                200,
+                json!({"registryId": "123456789012", "repositoryName": repository,
+                "imageId": {"imageDigest": digest},
+                "imageScanStatus": {"status": scan.status, "description": scan.description},
+                "imageScanFindings": {"findingSeverityCounts": counts, "findings": []}}),
+            )
         }
         other => error(
             "UnknownOperationException",
