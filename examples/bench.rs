@@ -259,9 +259,15 @@ fn main() {
     }
     // Prefix resolution over a repository of 10,000 images (10 pages), the match on the last.
     for i in 0..10_000u64 {
-        far.add("bench/big", Image::new(100_000 + i, &[&format!("other-{i}")], 1.0e9 + i as f64));
+        far.add(
+            "bench/big",
+            Image::new(100_000 + i, &[&format!("other-{i}")], 1.0e9 + i as f64),
+        );
     }
-    far.add("bench/big", Image::new(9, &["ea11a24-20260129125607"], 2.0e9));
+    far.add(
+        "bench/big",
+        Image::new(9, &["ea11a24-20260129125607"], 2.0e9),
+    );
     let before = far.calls("DescribeImages");
     let prefix = Step::new(&bin)
         .env("AWS_ENDPOINT_URL_ECR", &far.url)
@@ -270,7 +276,10 @@ fn main() {
         .input("tag-match", "prefix")
         .input("ecr-repositories", "bench/big");
     let samples = action(&prefix, "end-of-chain", runs);
-    row("prefix resolution, 10,000 images, registry 20 ms away", &samples);
+    row(
+        "prefix resolution, 10,000 images, registry 20 ms away",
+        &samples,
+    );
     println!(
         "|  ({} DescribeImages calls a run) | | | | | | |",
         (far.calls("DescribeImages") - before) / samples.len()

@@ -35,6 +35,19 @@ pub struct RunInfo {
     pub url: String,
 }
 
+/// A workflow run as `wait-for` follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunPoll {
+    NotModified,
+    State {
+        /// `queued`, `in_progress`, `waiting`, `completed`, ...
+        status: String,
+        conclusion: Option<String>,
+        url: String,
+        etag: Option<String>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GhError {
     /// 404: the repository, workflow or file does not exist (or the token cannot see it).
@@ -60,6 +73,14 @@ pub trait GitHub {
         git_ref: &str,
     ) -> impl Future<Output = Result<String, GhError>> + Send;
     /// Dispatch at most once: `Ok` means GitHub accepted it (with the run when it said which).
+    /// A run's state; `etag` from the last answer makes the request conditional (a 304 does not
+    /// count against the rate limit).
+    fn run_status(
+        &self,
+        run_id: u64,
+        etag: Option<&str>,
+    ) -> impl Future<Output = Result<RunPoll, GhError>> + Send;
+
     /// `correlation` is the unique id sent in the inputs, when the target declares one.
     fn dispatch(
         &self,
@@ -177,11 +198,15 @@ impl OctoGitHub {
         path: &str,
         body: Option<&Value>,
         accept: &str,
+        extra: &[(&str, &str)],
     ) -> Result<Answer, NoAnswer> {
-        let request = http::Request::builder()
+        let mut request = http::Request::builder()
             .method(method)
             .uri(path)
             .header(header::ACCEPT, accept);
+        for (k, v) in extra {
+            request = request.header(*k, *v);
+        }
         let request = self
             .client
             .build_request(request, body)
@@ -223,7 +248,7 @@ impl OctoGitHub {
     async fn get(&self, path: &str, accept: &str) -> Result<Answer, GhError> {
         let mut last = String::new();
         for attempt in 0..self.policy.attempts {
-            match self.send(Method::GET, path, None, accept).await {
+            match self.send(Method::GET, path, None, accept, &[]).await {
                 Ok(a) if (200..300).contains(&a.status) => return Ok(a),
                 Ok(a) => {
                     if let Some(wait) =
@@ -353,6 +378,38 @@ fn run_from_details(body: &str) -> Option<RunInfo> {
 }
 
 impl GitHub for OctoGitHub {
+    async fn run_status(&self, run_id: u64, etag: Option<&str>) -> Result<RunPoll, GhError> {
+        let path = format!("{}/actions/runs/{run_id}", self.repo_path);
+        let extra: Vec<(&str, &str)> = etag.map(|e| vec![("if-none-match", e)]).unwrap_or_default();
+        let answer = match self
+            .send(
+                Method::GET,
+                &path,
+                None,
+                "application/vnd.github+json",
+                &extra,
+            )
+            .await
+        {
+            Ok(a) if a.status == 304 => return Ok(RunPoll::NotModified),
+            Ok(a) if (200..300).contains(&a.status) => a,
+            // Anything else goes through the read policy (rate limits, retries, errors).
+            _ => self.get(&path, "application/vnd.github+json").await?,
+        };
+        let v: Value = serde_json::from_str(&answer.body)
+            .map_err(|e| GhError::Unavailable(format!("the run could not be read: {e}")))?;
+        Ok(RunPoll::State {
+            status: v["status"].as_str().unwrap_or("unknown").to_string(),
+            conclusion: v["conclusion"].as_str().map(str::to_string),
+            url: v["html_url"].as_str().unwrap_or_default().to_string(),
+            etag: answer
+                .headers
+                .get(header::ETAG)
+                .and_then(|e| e.to_str().ok())
+                .map(str::to_string),
+        })
+    }
+
     async fn workflow(&self, workflow: &WorkflowId) -> Result<WorkflowMeta, GhError> {
         let path = format!(
             "{}/actions/workflows/{}",
@@ -429,6 +486,7 @@ impl GitHub for OctoGitHub {
                     &path,
                     Some(&body),
                     "application/vnd.github+json",
+                    &[],
                 )
                 .await
             {

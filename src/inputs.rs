@@ -187,6 +187,84 @@ pub const INPUTS: &[InputSpec] = &[
         "2m",
         "How long to wait for an image scan in progress: a number with s, m or h",
     ),
+    spec(
+        "timeouts",
+        false,
+        false,
+        "dev=5m,qa=10m,staging=10m",
+        "Time limit of the gates and waits per environment (env=duration; others: 10m)",
+    ),
+    spec(
+        "health-url",
+        false,
+        false,
+        "",
+        "URL polled until healthy before deploy_success is true",
+    ),
+    spec(
+        "health-status",
+        false,
+        false,
+        "200",
+        "HTTP status a healthy answer has",
+    ),
+    spec(
+        "health-body",
+        false,
+        false,
+        "",
+        "Text a healthy answer's body contains",
+    ),
+    spec(
+        "health-headers",
+        false,
+        false,
+        "",
+        "Headers sent to health-url: a YAML or JSON mapping",
+    ),
+    spec(
+        "health-checks",
+        false,
+        false,
+        "3",
+        "Consecutive healthy answers needed",
+    ),
+    spec(
+        "health-interval",
+        false,
+        false,
+        "5s",
+        "Time between health checks: a number with s, m or h",
+    ),
+    spec(
+        "argocd-server",
+        false,
+        false,
+        "",
+        "Argo CD base URL: wait until the application is Synced and Healthy and runs the tag",
+    ),
+    spec(
+        "argocd-app",
+        false,
+        false,
+        "",
+        "Argo CD application name (namespace/name for an app in another namespace)",
+    ),
+    spec("argocd-token", false, false, "", "Argo CD API token"),
+    spec(
+        "argocd-insecure",
+        false,
+        true,
+        "false",
+        "Accept a self-signed Argo CD certificate (true|false)",
+    ),
+    spec(
+        "wait-for",
+        false,
+        false,
+        "none",
+        "After dispatching, follow the next run: none, started or completed",
+    ),
 ];
 
 const fn spec(
@@ -432,6 +510,11 @@ pub struct Inputs {
     /// Findings at or above this severity refuse the image.
     pub fail_on_severity: Option<Severity>,
     pub scan_wait: Duration,
+    /// Time limits of the gates and waits, per environment.
+    pub timeouts: Timeouts,
+    pub health: Option<HealthGate>,
+    pub argocd: Option<ArgoGate>,
+    pub wait_for: WaitFor,
     /// Extra dispatch inputs, already strings.
     pub extra_inputs: BTreeMap<String, String>,
     /// Present when the checks could end in a dispatch (a next environment, auto-promote on).
@@ -549,6 +632,17 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
             None => Ok(Duration::from_secs(120)),
         },
     );
+    let timeouts = take(
+        &mut errors,
+        Timeouts::parse(
+            get("timeouts")
+                .as_deref()
+                .unwrap_or("dev=5m,qa=10m,staging=10m"),
+        ),
+    );
+    let health = take(&mut errors, parse_health(src));
+    let argocd = take(&mut errors, parse_argocd(src));
+    let wait_for = take(&mut errors, parse_wait_for(get("wait-for").as_deref()));
     let expected_digest = match (get("expected-digest"), &repositories) {
         (Some(v), Some(repos)) => take(&mut errors, parse_expected_digest(&v, repos)).map(Some),
         _ => Some(None),
@@ -591,6 +685,10 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
         required_platforms: required_platforms.expect("no error"),
         fail_on_severity: fail_on_severity.expect("no error"),
         scan_wait: scan_wait.expect("no error"),
+        timeouts: timeouts.expect("no error"),
+        health: health.expect("no error"),
+        argocd: argocd.expect("no error"),
+        wait_for: wait_for.expect("no error"),
         extra_inputs: extra_inputs.expect("no error"),
         target,
     })
@@ -683,6 +781,247 @@ pub fn format_duration(d: Duration) -> String {
         }
     }
     if out.is_empty() { "0s".into() } else { out }
+}
+
+/// Time limits of gates and waits per environment; others get `Timeouts::DEFAULT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    pub limits: BTreeMap<String, Duration>,
+}
+
+impl Timeouts {
+    pub const DEFAULT: Duration = Duration::from_secs(600);
+
+    pub fn parse(value: &str) -> Result<Timeouts, InputError> {
+        let mut limits = BTreeMap::new();
+        for item in split_list(value) {
+            let Some((env, duration)) = item.split_once('=') else {
+                return Err(bad(
+                    "timeouts",
+                    format!(
+                        "{} is not `environment=duration`, such as `qa=10m`",
+                        shown(item)
+                    ),
+                ));
+            };
+            let duration = parse_duration("timeouts", duration)?;
+            if limits.insert(env.to_string(), duration).is_some() {
+                return Err(bad("timeouts", format!("`{env}` is listed twice")));
+            }
+        }
+        Ok(Timeouts { limits })
+    }
+
+    pub fn of(&self, environment: &str) -> Duration {
+        self.limits
+            .get(environment)
+            .copied()
+            .unwrap_or(Self::DEFAULT)
+    }
+}
+
+/// The health gate: poll a URL until it answers healthy `checks` times in a row.
+#[derive(Debug, Clone)]
+pub struct HealthGate {
+    pub url: String,
+    pub status: u16,
+    pub body: Option<String>,
+    /// Header values may be secrets: never printed.
+    pub headers: Vec<(String, Secret)>,
+    pub checks: u32,
+    pub interval: Duration,
+}
+
+fn parse_http_url(input: &str, value: &str) -> Result<String, InputError> {
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && value.parse::<http::Uri>().is_ok_and(|u| u.host().is_some());
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(bad(
+            input,
+            format!("{} is not an http(s) URL", shown(value)),
+        ))
+    }
+}
+
+fn parse_health(src: &dyn Source) -> Result<Option<HealthGate>, InputError> {
+    let get = |name: &str| src.input(name).map(|v| v.trim().to_string());
+    let Some(url) = get("health-url") else {
+        // The runner passes action.yml's defaults (health-status: 200, ...) whether set or not:
+        // only inputs without a default show that the user meant a health gate.
+        for name in ["health-body", "health-headers"] {
+            if get(name).is_some() {
+                return Err(bad(
+                    name,
+                    "is set but `health-url` is not; set `health-url` too",
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    let url = parse_http_url("health-url", &url)?;
+    let status = match get("health-status") {
+        None => 200,
+        Some(v) => v
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (100..=599).contains(s))
+            .ok_or_else(|| {
+                bad(
+                    "health-status",
+                    format!("{} is not an HTTP status (100 to 599)", shown(&v)),
+                )
+            })?,
+    };
+    let checks = match get("health-checks") {
+        None => 3,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "health-checks",
+                    format!("{} is not a number from 1 to 100", shown(&v)),
+                )
+            })?,
+    };
+    let interval = match get("health-interval") {
+        None => Duration::from_secs(5),
+        Some(v) => parse_duration("health-interval", &v)?,
+    };
+    let headers = match src.input("health-headers") {
+        None => Vec::new(),
+        Some(text) => {
+            let map: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|_| {
+                bad(
+                    "health-headers",
+                    "is not a YAML or JSON mapping of header names to values",
+                )
+            })?;
+            let Some(map) = map.as_mapping() else {
+                return Err(bad(
+                    "health-headers",
+                    "must be a mapping of header names to values",
+                ));
+            };
+            let mut out = Vec::new();
+            for (k, v) in map {
+                let (Some(k), Some(v)) = (k.as_str(), scalar_text(v)) else {
+                    return Err(bad("health-headers", "names and values must be strings"));
+                };
+                if http::HeaderName::from_bytes(k.as_bytes()).is_err()
+                    || http::HeaderValue::from_str(&v).is_err()
+                {
+                    // The value may be a secret: name the header only.
+                    return Err(bad(
+                        "health-headers",
+                        format!("header `{}` is not a valid HTTP header", one_line_name(k)),
+                    ));
+                }
+                out.push((k.to_string(), Secret::new(v)));
+            }
+            out
+        }
+    };
+    Ok(Some(HealthGate {
+        url,
+        status,
+        body: get("health-body"),
+        headers,
+        checks,
+        interval,
+    }))
+}
+
+fn one_line_name(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(60).collect()
+}
+
+/// The Argo CD gate.
+#[derive(Debug, Clone)]
+pub struct ArgoGate {
+    pub server: String,
+    pub app: String,
+    /// `appNamespace`, for an application outside Argo CD's own namespace.
+    pub namespace: Option<String>,
+    pub token: Secret,
+    pub insecure: bool,
+}
+
+fn parse_argocd(src: &dyn Source) -> Result<Option<ArgoGate>, InputError> {
+    let get = |name: &str| src.input(name).map(|v| v.trim().to_string());
+    let Some(server) = get("argocd-server") else {
+        for name in ["argocd-app", "argocd-token"] {
+            if get(name).is_some() {
+                return Err(bad(
+                    name,
+                    "is set but `argocd-server` is not; set `argocd-server` too",
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    let server = parse_http_url("argocd-server", &server)?
+        .trim_end_matches('/')
+        .to_string();
+    let app = get("argocd-app").ok_or_else(|| {
+        bad(
+            "argocd-app",
+            "is required with `argocd-server`: the application's name",
+        )
+    })?;
+    let (namespace, name) = match app.split_once('/') {
+        Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+        None => (None, app.clone()),
+    };
+    let valid = |s: &str| {
+        (1..=253).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    };
+    if !valid(&name) || namespace.as_deref().is_some_and(|ns| !valid(ns)) {
+        return Err(bad(
+            "argocd-app",
+            format!(
+                "{} is not an application name (lower-case letters, digits, `-`, `.`; `namespace/name` for another namespace)",
+                shown(&app)
+            ),
+        ));
+    }
+    let token = get("argocd-token").ok_or_else(|| {
+        bad("argocd-token", "is required with `argocd-server`: an API token (argocd account generate-token), from a secret")
+    })?;
+    Ok(Some(ArgoGate {
+        server,
+        app: name,
+        namespace,
+        token: Secret::new(token),
+        insecure: bool_input(src, "argocd-insecure", false)?,
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    None,
+    Started,
+    Completed,
+}
+
+fn parse_wait_for(value: Option<&str>) -> Result<WaitFor, InputError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("none") => Ok(WaitFor::None),
+        Some("started") => Ok(WaitFor::Started),
+        Some("completed") => Ok(WaitFor::Completed),
+        Some(_) => Err(bad(
+            "wait-for",
+            format!(
+                "{} is not none, started or completed",
+                shown(value.unwrap_or_default())
+            ),
+        )),
+    }
 }
 
 /// A dispatch input name, or `none`.
@@ -1499,6 +1838,69 @@ mod tests {
             parse(&base()).unwrap().digest_input.as_deref(),
             Some("image_digest")
         );
+    }
+
+    #[test]
+    fn gate_inputs() {
+        let i = parse(&base()).unwrap();
+        assert_eq!(i.timeouts.of("dev"), Duration::from_secs(300));
+        assert_eq!(i.timeouts.of("qa"), Duration::from_secs(600));
+        assert_eq!(i.timeouts.of("prod"), Timeouts::DEFAULT);
+        assert!(i.health.is_none() && i.argocd.is_none());
+        assert_eq!(i.wait_for, WaitFor::None);
+        let i = parse(
+            &base()
+                .input("timeouts", "dev=30s qa=1h")
+                .input("health-url", "https://qa.example/health")
+                .input("health-headers", "Authorization: Bearer s3cret")
+                .input("argocd-server", "https://argocd.example/")
+                .input("argocd-app", "apps/shop-qa")
+                .input("argocd-token", "tok")
+                .input("wait-for", "Completed"),
+        )
+        .unwrap();
+        assert_eq!(i.timeouts.of("dev"), Duration::from_secs(30));
+        let h = i.health.unwrap();
+        assert_eq!(
+            (h.status, h.checks, h.interval),
+            (200, 3, Duration::from_secs(5))
+        );
+        assert_eq!(h.headers[0].1.expose(), "Bearer s3cret");
+        let a = i.argocd.unwrap();
+        assert_eq!(
+            (a.server.as_str(), a.app.as_str(), a.namespace.as_deref()),
+            ("https://argocd.example", "shop-qa", Some("apps"))
+        );
+        assert_eq!(i.wait_for, WaitFor::Completed);
+        assert!(!format!("{a:?} {h:?}").contains("s3cret"));
+        for (name, value) in [
+            ("timeouts", "qa"),
+            ("timeouts", "qa=10"),
+            ("health-url", "ftp://x"),
+            ("wait-for", "finished"),
+            ("argocd-token", "t"),
+        ] {
+            let e = errors(base().input(name, value));
+            assert_eq!(e[0].input, name, "{name}={value}: {:?}", e);
+        }
+        let h = base().input("health-url", "https://h.example");
+        assert_eq!(
+            errors(h.clone().input("health-status", "99"))[0].input,
+            "health-status"
+        );
+        assert_eq!(
+            errors(h.clone().input("health-checks", "0"))[0].input,
+            "health-checks"
+        );
+        let e = errors(base().input("argocd-server", "https://a.example"));
+        assert_eq!(e[0].input, "argocd-app");
+        let e = errors(
+            base()
+                .input("health-url", "https://h.example")
+                .input("health-headers", "X-Token: \"a\\nb\""),
+        );
+        assert_eq!(e[0].input, "health-headers");
+        assert!(!e[0].problem.contains("a\nb"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod ecr;
+pub mod gates;
 pub mod github;
 pub mod inputs;
 pub mod outcome;
@@ -20,8 +21,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::future::join_all;
 
 use crate::ecr::{Lookup, Registry, Resolved, Scan, has_platform};
-use crate::github::{GhError, GitHub, RunInfo, WorkflowMeta};
-use crate::inputs::{DispatchTarget, InputError, Inputs, Partial, Severity, TagMatch, WorkflowId};
+use crate::gates::Web;
+use crate::github::{GhError, GitHub, RunInfo, RunPoll, WorkflowMeta};
+use crate::inputs::{
+    DispatchTarget, InputError, Inputs, Partial, Severity, TagMatch, WaitFor, WorkflowId,
+};
 use crate::outcome::{DispatchPlan, ImageRow, ImageState, Report, ResultCode};
 use crate::report::{endgroup, group, one_line};
 
@@ -41,6 +45,8 @@ pub struct Progress {
 pub enum Phase {
     #[default]
     Registry,
+    /// The health and Argo CD gates, which have their own limits.
+    Gates,
     Preflight,
     Dispatch,
 }
@@ -112,10 +118,13 @@ fn fail(mut report: Report, result: ResultCode, message: String, fix: &str) -> R
 }
 
 /// Run the promotion. Never panics on bad data; every path returns a `Report`.
-pub async fn run<R: Registry, G: GitHub>(
+/// `poll` paces the polling of scans, gates and runs (5 s in production).
+pub async fn run<R: Registry, G: GitHub, W: Web>(
     inputs: &Inputs,
     registry: &R,
     github: Option<&G>,
+    web: &W,
+    poll: std::time::Duration,
     progress: &Progress,
 ) -> Report {
     let mut report = base_report(inputs);
@@ -154,6 +163,12 @@ pub async fn run<R: Registry, G: GitHub>(
     let gate = gates(inputs, registry, &tag, &mut report).await;
     endgroup();
     if let Some((result, message, fix, details)) = gate {
+        report.details = details;
+        return fail(report, result, message, &fix);
+    }
+    progress.enter(Phase::Gates, None);
+    if let Some(failed) = deploy_gates(inputs, web, poll, &tag, &mut report).await {
+        let (result, message, fix, details) = failed;
         report.details = details;
         return fail(report, result, message, &fix);
     }
@@ -238,6 +253,12 @@ pub async fn run<R: Registry, G: GitHub>(
                     .unwrap_or_default()
             );
             report.run = run;
+            if inputs.wait_for != WaitFor::None {
+                let limit = inputs.timeouts.of(next);
+                group("Wait for the dispatched run");
+                follow_run(github, inputs.wait_for, limit, poll, next, &mut report).await;
+                endgroup();
+            }
             report
         }
         Err(e) => {
@@ -297,6 +318,232 @@ async fn verify<R: Registry>(inputs: &Inputs, registry: &R) -> Vec<ImageRow> {
 }
 
 type Failure = (ResultCode, String, String, Vec<String>);
+
+/// The time budget of the whole step: `timeout` for the calls to AWS and GitHub, plus the limit
+/// of each configured gate and wait, which have their own.
+pub fn budget(inputs: &Inputs) -> std::time::Duration {
+    let current = inputs.timeouts.of(&inputs.environment);
+    let mut total = inputs.timeout;
+    if inputs.health.is_some() {
+        total += current;
+    }
+    if inputs.argocd.is_some() {
+        total += current;
+    }
+    if let (WaitFor::Started | WaitFor::Completed, Some(next)) =
+        (inputs.wait_for, inputs.next_environment())
+    {
+        total += inputs.timeouts.of(next);
+    }
+    total
+}
+
+/// The health and Argo CD gates, each within the current environment's limit.
+async fn deploy_gates<W: Web>(
+    inputs: &Inputs,
+    web: &W,
+    poll: std::time::Duration,
+    tag: &str,
+    report: &mut Report,
+) -> Option<Failure> {
+    let env = &inputs.environment;
+    let limit = inputs.timeouts.of(env);
+    let limit_text = inputs::format_duration(limit);
+    if let Some(health) = &inputs.health {
+        group("Health gate");
+        let gate = gates::health(web, health, limit).await;
+        endgroup();
+        let passed = gate.passed;
+        let summary = gate.summary.clone();
+        report.gates.push(gate);
+        if !passed {
+            return Some((
+                ResultCode::Unhealthy,
+                format!("`{env}` is not healthy: {summary}"),
+                format!(
+                    "check the deploy of `{env}`; if it is only slow, raise its limit in `timeouts` (now {env}={limit_text})"
+                ),
+                Vec::new(),
+            ));
+        }
+    }
+    if let Some(argo) = &inputs.argocd {
+        let expected: Vec<gates::Expected> = report
+            .images
+            .iter()
+            .filter_map(|row| match &row.state {
+                ImageState::Found(info) => Some(gates::Expected {
+                    repository: row.name.clone(),
+                    tag: tag.to_string(),
+                    digest: info.digest.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        group("Argo CD gate");
+        let gate = gates::argocd(web, argo, &expected, limit, poll).await;
+        endgroup();
+        let passed = gate.passed;
+        let summary = gate.summary.clone();
+        report.gates.push(gate);
+        if !passed {
+            return Some((
+                ResultCode::Unhealthy,
+                format!("Argo CD application {summary}"),
+                format!(
+                    "look at the application in Argo CD; a rollout that is only slow needs a larger limit in `timeouts` (now {env}={limit_text})"
+                ),
+                Vec::new(),
+            ));
+        }
+    }
+    None
+}
+
+/// `wait-for`: follow the dispatched run until it starts or completes, within the next
+/// environment's limit. Conditional requests (ETag) and a growing interval keep it polite.
+async fn follow_run<G: GitHub>(
+    github: &G,
+    mode: WaitFor,
+    limit: std::time::Duration,
+    poll: std::time::Duration,
+    next: &str,
+    report: &mut Report,
+) {
+    use std::time::Duration;
+    let start = tokio::time::Instant::now();
+    let deadline = start + limit;
+    let limit_text = inputs::format_duration(limit);
+    let wanted = if mode == WaitFor::Started {
+        "start"
+    } else {
+        "complete"
+    };
+    let Some(run) = report.run.clone() else {
+        report.result = ResultCode::DownstreamTimeout;
+        report.message = format!(
+            "`{next}` was dispatched, but GitHub did not say which run it started, so it cannot be followed"
+        );
+        report.fix = Some("find the run in the Actions tab; on GitHub Enterprise Server before 3.21 declare a correlation input so the run can be found".into());
+        return;
+    };
+    let mut etag: Option<String> = None;
+    let mut status = String::from("unknown");
+    let mut interval = poll;
+    let mut last = std::collections::VecDeque::new();
+    loop {
+        match github.run_status(run.id, etag.as_deref()).await {
+            Ok(RunPoll::NotModified) => {}
+            Ok(RunPoll::State {
+                status: s,
+                conclusion,
+                url: _,
+                etag: e,
+            }) => {
+                if s != status {
+                    println!("run {}: {s}", run.id);
+                    if last.len() == 5 {
+                        last.pop_front();
+                    }
+                    last.push_back(s.clone());
+                }
+                status = s;
+                etag = e;
+                let started = matches!(status.as_str(), "in_progress" | "waiting" | "completed");
+                if mode == WaitFor::Started && started {
+                    report.gates.push(gates::GateReport {
+                        name: format!("run {}", run.id),
+                        passed: true,
+                        took: start.elapsed(),
+                        summary: if status == "waiting" {
+                            format!("started; waiting for approval of `{next}`")
+                        } else {
+                            format!("started ({status})")
+                        },
+                        last: last.iter().cloned().collect(),
+                    });
+                    if status == "completed" {
+                        report.run_conclusion = conclusion;
+                    }
+                    report
+                        .message
+                        .push_str(&format!("; run {} started", run.id));
+                    return;
+                }
+                if status == "completed" {
+                    let conclusion = conclusion.unwrap_or_else(|| "unknown".into());
+                    report.run_conclusion = Some(conclusion.clone());
+                    let passed = conclusion == "success";
+                    report.gates.push(gates::GateReport {
+                        name: format!("run {}", run.id),
+                        passed,
+                        took: start.elapsed(),
+                        summary: format!("completed: {conclusion}"),
+                        last: last.iter().cloned().collect(),
+                    });
+                    if passed {
+                        report
+                            .message
+                            .push_str(&format!("; run {} succeeded", run.id));
+                    } else {
+                        report.result = ResultCode::DownstreamFailed;
+                        report.message = format!(
+                            "`{next}` was dispatched, and its run {} concluded `{conclusion}`",
+                            run.id
+                        );
+                        report.fix = Some(format!("look at the run's log: {}", run.url));
+                    }
+                    return;
+                }
+            }
+            Err(e) => println!(
+                "run {}: could not read its state ({})",
+                run.id,
+                one_line(&e.to_string())
+            ),
+        }
+        let now = tokio::time::Instant::now();
+        if now + interval >= deadline {
+            let waiting = status == "waiting";
+            report.gates.push(gates::GateReport {
+                name: format!("run {}", run.id),
+                passed: false,
+                took: start.elapsed(),
+                summary: format!("did not {wanted} within {limit_text}: {status}"),
+                last: last.iter().cloned().collect(),
+            });
+            report.result = ResultCode::DownstreamTimeout;
+            report.message = if waiting {
+                format!(
+                    "`{next}` was dispatched; its run {} is waiting for approval and did not {wanted} within {limit_text} (`{next}`'s limit)",
+                    run.id
+                )
+            } else {
+                format!(
+                    "`{next}` was dispatched; its run {} did not {wanted} within {limit_text} (`{next}`'s limit): it is `{status}`",
+                    run.id
+                )
+            };
+            report.fix = Some(if waiting {
+                format!(
+                    "approve the deployment to `{next}` in the run ({}), or raise `{next}` in `timeouts`",
+                    run.url
+                )
+            } else {
+                format!(
+                    "follow the run ({}); raise `{next}` in `timeouts` if it is only slow",
+                    run.url
+                )
+            });
+            return;
+        }
+        tokio::time::sleep(interval).await;
+        // Back off gently while nothing changes, up to six times the base interval.
+        interval = (interval + poll / 2)
+            .min(poll * 6)
+            .max(Duration::from_millis(1));
+    }
+}
 
 /// `tag-match: prefix`: the newest tag starting with `image-tag`, the same in every repository.
 async fn resolve_prefix<R: Registry>(

@@ -13,6 +13,7 @@ use clap::{Arg, ArgAction, Command};
 use futures_util::FutureExt;
 
 use ecr_promote::ecr::AwsRegistry;
+use ecr_promote::gates::ReqwestWeb;
 use ecr_promote::github::OctoGitHub;
 use ecr_promote::inputs::{self, INPUTS, Inputs, ProcessSource, Source};
 use ecr_promote::outcome::{Report, ResultCode};
@@ -63,6 +64,8 @@ fn command() -> Command {
 }
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for every client (reqwest needs a process default): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let writer = OutputWriter::new(
         std::env::var_os("GITHUB_OUTPUT")
             .filter(|p| !p.is_empty())
@@ -182,8 +185,20 @@ async fn promote(source: &dyn Source) -> Report {
     };
 
     let progress = Arc::new(Progress::default());
+    let poll = retry_policy().base * 5;
     let work = async {
-        let registry = AwsRegistry::new(&inputs.repositories, retry_policy().base * 5).await;
+        let registry = AwsRegistry::new(&inputs.repositories, poll).await;
+        let web = match ReqwestWeb::new() {
+            Ok(w) => w,
+            Err(e) => {
+                let mut r = Report::new(
+                    ResultCode::Error,
+                    format!("could not build the HTTP client: {e:#}"),
+                );
+                r.fail_on_error = inputs.fail_on_error;
+                return r;
+            }
+        };
         let github = match &inputs.target {
             Some(target) => match OctoGitHub::new(target, retry_policy()) {
                 Ok(g) => Some(g),
@@ -195,11 +210,11 @@ async fn promote(source: &dyn Source) -> Report {
             },
             None => None,
         };
-        run(&inputs, &registry, github.as_ref(), &progress).await
+        run(&inputs, &registry, github.as_ref(), &web, poll, &progress).await
     };
 
     tokio::select! {
-        _ = tokio::time::sleep(inputs.timeout) => timed_out(&inputs, &progress),
+        _ = tokio::time::sleep(ecr_promote::budget(&inputs)) => timed_out(&inputs, &progress),
         outcome = AssertUnwindSafe(work).catch_unwind() => match outcome {
             Ok(report) => report,
             Err(panic) => {
@@ -258,6 +273,15 @@ fn timed_out(inputs: &Inputs, progress: &Progress) -> Report {
                 ResultCode::Error,
                 format!("timed out after {budget} (`timeout`) verifying the image in ECR; nothing was dispatched"),
                 "check that ECR answers (aws-region, the network, AWS_ENDPOINT_URL_ECR), or raise `timeout`".to_string(),
+            )
+        }
+        Phase::Gates => {
+            report.deploy_success = false;
+            (
+                ResultCode::Unhealthy,
+                "the deploy gates did not pass within their limits; nothing was dispatched"
+                    .to_string(),
+                "raise this environment's limit in `timeouts`".to_string(),
             )
         }
         Phase::Preflight => (

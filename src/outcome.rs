@@ -20,6 +20,9 @@ pub enum ResultCode {
     ImageChanged,
     ImageUnavailable,
     Vulnerable,
+    Unhealthy,
+    DownstreamFailed,
+    DownstreamTimeout,
 }
 
 pub const RESULT_CODES: &[ResultCode] = &[
@@ -36,6 +39,9 @@ pub const RESULT_CODES: &[ResultCode] = &[
     ResultCode::ImageChanged,
     ResultCode::ImageUnavailable,
     ResultCode::Vulnerable,
+    ResultCode::Unhealthy,
+    ResultCode::DownstreamFailed,
+    ResultCode::DownstreamTimeout,
 ];
 
 impl ResultCode {
@@ -54,6 +60,9 @@ impl ResultCode {
             ResultCode::ImageChanged => "image-changed",
             ResultCode::ImageUnavailable => "image-unavailable",
             ResultCode::Vulnerable => "vulnerable",
+            ResultCode::Unhealthy => "unhealthy",
+            ResultCode::DownstreamFailed => "downstream-failed",
+            ResultCode::DownstreamTimeout => "downstream-timeout",
         }
     }
 
@@ -138,6 +147,10 @@ pub struct Report {
     pub fail_on_error: bool,
     /// Scan findings by severity, summed over repositories, when the vulnerability gate ran.
     pub vulnerabilities: Option<BTreeMap<String, u64>>,
+    /// The health and Argo CD gates and the wait for the dispatched run, as they went.
+    pub gates: Vec<crate::gates::GateReport>,
+    /// The dispatched run's conclusion, when `wait-for` saw it complete.
+    pub run_conclusion: Option<String>,
 }
 
 impl Report {
@@ -158,6 +171,8 @@ impl Report {
             run: None,
             fail_on_error: true,
             vulnerabilities: None,
+            gates: Vec::new(),
+            run_conclusion: None,
         }
     }
 

@@ -21,6 +21,7 @@ pub const OUTPUTS: &[&str] = &[
     "run_id",
     "run_url",
     "vulnerabilities",
+    "run_conclusion",
 ];
 
 /// GitHub drops a step summary above 1 MiB; stay well below.
@@ -177,6 +178,9 @@ pub fn output_pairs(report: &Report) -> Vec<(&'static str, String)> {
             pairs.push(("run_url", run.url.clone()));
         }
     }
+    if let Some(conclusion) = &report.run_conclusion {
+        pairs.push(("run_conclusion", conclusion.clone()));
+    }
     pairs
 }
 
@@ -299,12 +303,39 @@ pub fn summary(report: &Report) -> String {
             let checks = if row.checks.is_empty() {
                 "—".to_string()
             } else {
-                row.checks.iter().map(|c| md(c)).collect::<Vec<_>>().join(" · ")
+                row.checks
+                    .iter()
+                    .map(|c| md(c))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
             };
             s.push_str(&format!(
                 "| {} | {} | {digest} | {pushed} | {checks} |\n",
                 md(&row.display),
                 code(tag)
+            ));
+        }
+        s.push('\n');
+    }
+
+    if !report.gates.is_empty() {
+        s.push_str("### Gates\n\n| Gate | Outcome | Took | Last answers |\n|---|---|---|---|\n");
+        for g in &report.gates {
+            let took = if g.took.as_secs() == 0 {
+                "<1s".to_string()
+            } else {
+                crate::inputs::format_duration(g.took)
+            };
+            let last = if g.last.is_empty() {
+                "—".to_string()
+            } else {
+                g.last.iter().map(|l| md(l)).collect::<Vec<_>>().join(" · ")
+            };
+            s.push_str(&format!(
+                "| {} | {} {} | {took} | {last} |\n",
+                md(&g.name),
+                if g.passed { "✅" } else { "❌" },
+                md(&g.summary),
             ));
         }
         s.push('\n');

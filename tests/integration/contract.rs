@@ -147,6 +147,7 @@ fn every_output_the_code_writes_is_declared() {
     report.next_environment = Some("qa".into());
     report.image_tag = Some("t".into());
     report.vulnerabilities = Some([("HIGH".to_string(), 1)].into());
+    report.run_conclusion = Some("success".into());
     report.run = Some(ecr_promote::github::RunInfo {
         id: 1,
         url: "https://x".into(),

@@ -6,6 +6,7 @@ mod helpers;
 mod chain;
 mod contract;
 mod faults;
+mod gates;
 mod images;
 mod reliability;
 mod summary;

@@ -141,3 +141,36 @@ fn hostile_values_render_as_text() {
     assert_eq!(images.matches("<td>").count(), 10, "{images}");
     assert!(html.contains("&lt;script&gt;"), "{html}");
 }
+
+#[test]
+fn gates_and_findings_render_as_tables() {
+    let mut r = promoted();
+    r.vulnerabilities = Some([("CRITICAL".to_string(), 0), ("HIGH".to_string(), 2)].into());
+    r.gates = vec![ecr_promote::gates::GateReport {
+        name: "health".into(),
+        passed: false,
+        took: std::time::Duration::from_secs(65),
+        summary: "https://qa.example/health was not healthy | <b>x</b>".into(),
+        last: vec![
+            "503 (expected 200): starting".into(),
+            "TLS failed: bad cert".into(),
+        ],
+    }];
+    let html = render(&summary(&r));
+    let gates = html
+        .split("<h3>Gates</h3>")
+        .nth(1)
+        .expect("a Gates section");
+    let table = gates.split("</table>").next().unwrap();
+    assert_eq!(table.matches("<td>").count(), 4, "{table}");
+    assert!(
+        table.contains("1m5s") && table.contains("503 (expected 200): starting · TLS failed"),
+        "{table}"
+    );
+    assert!(!table.contains("<b>"), "{table}");
+    let vulns = html
+        .split("<h3>Vulnerabilities (all repositories)</h3>")
+        .nth(1)
+        .expect("findings");
+    assert!(vulns.contains("<td>HIGH</td>\n<td>2</td>"), "{vulns}");
+}

@@ -75,6 +75,10 @@ pub struct State {
     /// GitHub Enterprise Server before 3.21: `return_run_details` is refused with 400.
     pub legacy_dispatch: bool,
     pub hook: Option<DispatchHook>,
+    /// The states every new run goes through, one per GET of the run (the last repeats).
+    pub run_script: Vec<(String, Option<String>)>,
+    /// Each run's remaining states.
+    pub run_states: HashMap<u64, Vec<(String, Option<String>)>>,
     next_run: u64,
 }
 
@@ -177,6 +181,14 @@ impl FakeGitHub {
             display_title: display_title.into(),
         });
         id
+    }
+
+    /// Every run dispatched from now on goes through these (status, conclusion) states.
+    pub fn script_runs(&self, states: &[(&str, Option<&str>)]) {
+        self.state.lock().unwrap().run_script = states
+            .iter()
+            .map(|(s, c)| (s.to_string(), c.map(str::to_string)))
+            .collect();
     }
 
     pub fn runs(&self) -> Vec<Run> {
@@ -301,7 +313,15 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<State>>, prefix: &str) {
                 format!("HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{{\"workflow_run_id\"").as_bytes(),
             );
         }
-        _ => respond(&mut stream, status, &[], &body),
+        _ => {
+            // A run's ETag travels as a header, as GitHub sends it.
+            let etag: Vec<(String, String)> = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("etag").and_then(Value::as_str).map(str::to_string))
+                .map(|e| vec![("etag".to_string(), e)])
+                .unwrap_or_default();
+            respond(&mut stream, status, &etag, &body)
+        }
     }
 }
 
@@ -397,6 +417,26 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>, prefix: &str) -> (u16, Strin
                 None => message(404, &format!("No commit found for the ref {git_ref}")),
             }
         }
+        ("GET", ["actions", "runs", id]) => {
+            let Ok(id) = id.parse::<u64>() else {
+                return message(404, "Not Found");
+            };
+            let Some(run) = s.runs.iter().find(|r| r.id == id).cloned() else {
+                return message(404, "Not Found");
+            };
+            let states = s.run_states.entry(id).or_insert_with(|| vec![("queued".into(), None)]);
+            let (status, conclusion) = if states.len() > 1 { states.remove(0) } else { states[0].clone() };
+            let etag = format!("W/\"{id}-{status}-{}\"", conclusion.clone().unwrap_or_default());
+            if req.headers.get("if-none-match") == Some(&etag) {
+                return (304, String::new());
+            }
+            (
+                200,
+                json!({"id": id, "status": status, "conclusion": conclusion, "html_url": run.html_url,
+                       "event": "workflow_dispatch", "head_branch": run.branch, "etag": etag})
+                    .to_string(),
+            )
+        }
         ("GET", ["actions", "workflows", key, "runs"]) => {
             let Some(w) = find(&s, key) else {
                 return message(404, "Not Found");
@@ -470,6 +510,10 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>, prefix: &str) -> (u16, Strin
                 display_title,
             };
             s.runs.push(run.clone());
+            let script = s.run_script.clone();
+            if !script.is_empty() {
+                s.run_states.insert(run.id, script);
+            }
             let hook = s.hook.clone();
             drop(s);
             if let Some(hook) = hook {

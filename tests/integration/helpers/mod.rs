@@ -5,6 +5,7 @@
 
 pub mod ecr;
 pub mod github;
+pub mod web;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
