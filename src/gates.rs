@@ -58,26 +58,36 @@ pub trait Web {
     ) -> impl Future<Output = Result<WebAnswer, WebError>> + Send;
 }
 
-/// reqwest with rustls; redirects are not followed, so a redirect is reported, not hidden.
+/// reqwest with rustls; redirects are not followed, so a redirect is reported, not hidden. The
+/// clients are built on first use: a run without gates does not pay for loading certificates.
+#[derive(Default)]
 pub struct ReqwestWeb {
-    strict: reqwest::Client,
-    insecure: reqwest::Client,
+    strict: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    insecure: std::sync::OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl ReqwestWeb {
-    pub fn new() -> anyhow::Result<ReqwestWeb> {
-        let build = |insecure: bool| {
+    pub fn new() -> ReqwestWeb {
+        ReqwestWeb::default()
+    }
+
+    fn client(&self, insecure: bool) -> Result<&reqwest::Client, WebError> {
+        let cell = if insecure {
+            &self.insecure
+        } else {
+            &self.strict
+        };
+        cell.get_or_init(|| {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(5))
                 .tls_danger_accept_invalid_certs(insecure)
                 .user_agent(concat!("ecr-promote/", env!("CARGO_PKG_VERSION")))
                 .build()
-        };
-        Ok(ReqwestWeb {
-            strict: build(false)?,
-            insecure: build(true)?,
+                .map_err(|e| format!("could not build the HTTP client: {}", error_chain(&e)))
         })
+        .as_ref()
+        .map_err(|e| WebError::Other(e.clone()))
     }
 }
 
@@ -109,12 +119,7 @@ impl Web for ReqwestWeb {
         insecure: bool,
         timeout: Duration,
     ) -> Result<WebAnswer, WebError> {
-        let client = if insecure {
-            &self.insecure
-        } else {
-            &self.strict
-        };
-        let mut request = client.get(url).timeout(timeout);
+        let mut request = self.client(insecure)?.get(url).timeout(timeout);
         for (k, v) in headers {
             request = request.header(k.as_str(), v.as_str());
         }

@@ -81,14 +81,41 @@ pub trait GitHub {
         etag: Option<&str>,
     ) -> impl Future<Output = Result<RunPoll, GhError>> + Send;
 
-    /// `correlation` is the unique id sent in the inputs, when the target declares one.
+    /// Dispatch at most once. `Ok` means GitHub accepted it, with the run when GitHub said which
+    /// (or a lost answer was matched to its run); `correlation` is the unique id sent in the
+    /// inputs, when the target declares one.
     fn dispatch(
         &self,
         workflow: &WorkflowId,
         git_ref: &str,
         inputs: &BTreeMap<String, String>,
-        correlation: Option<&str>,
-    ) -> impl Future<Output = Result<Option<RunInfo>, GhError>> + Send;
+        correlation: Option<&Correlation>,
+    ) -> impl Future<Output = Result<Dispatched, GhError>> + Send;
+
+    /// After an accepted dispatch that did not say which run it started (a 204), look for it.
+    fn find_run(
+        &self,
+        workflow: &WorkflowId,
+        git_ref: &str,
+        since: u64,
+        correlation: Option<&Correlation>,
+    ) -> impl Future<Output = Option<RunInfo>> + Send;
+}
+
+/// The unique id sent with a dispatch, and whether the target's `run-name` shows it (then a run
+/// is ours only when its title carries the id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    pub id: String,
+    pub strict: bool,
+}
+
+/// An accepted dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    pub run: Option<RunInfo>,
+    /// When the accepted attempt was sent (epoch seconds), for `find_run`.
+    pub since: u64,
 }
 
 /// One HTTP answer, read whole.
@@ -116,7 +143,7 @@ fn message_of(body: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| body.chars().take(300).collect());
-    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::report::one_line(&msg.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn now_epoch() -> u64 {
@@ -351,19 +378,25 @@ pub struct ListedRun {
 }
 
 /// Which of the runs created since a dispatch attempt is the one it started. With a correlation
-/// id, the run whose title carries it; runs carrying another id belong to other promotions.
-/// Without one (or when the target's `run-name` shows no ids), the newest run: time and branch
-/// are all there is to match on.
-pub fn pick_run(runs: &[ListedRun], correlation: Option<&str>) -> Option<RunInfo> {
-    if let Some(id) = correlation
-        && let Some(ours) = runs.iter().find(|r| r.title.contains(id))
-    {
-        return Some(ours.run.clone());
+/// id in the target's `run-name` (strict), only the run whose title carries it. Otherwise that
+/// run if any; runs carrying another id belong to other promotions; failing those, the newest
+/// run, since time and branch are all there is to match on.
+pub fn pick_run(runs: &[ListedRun], correlation: Option<&Correlation>) -> Option<RunInfo> {
+    if let Some(c) = correlation {
+        if let Some(ours) = runs.iter().find(|r| r.title.contains(&c.id)) {
+            return Some(ours.run.clone());
+        }
+        if c.strict {
+            return None;
+        }
     }
     runs.iter()
         .find(|r| !r.title.contains(CORRELATION_PREFIX))
         .map(|r| r.run.clone())
 }
+
+/// How far GitHub's clock may be behind ours when runs are matched by creation time.
+const CLOCK_SKEW: u64 = 10;
 
 fn run_from_details(body: &str) -> Option<RunInfo> {
     let v: Value = serde_json::from_str(body).ok()?;
@@ -378,6 +411,44 @@ fn run_from_details(body: &str) -> Option<RunInfo> {
 }
 
 impl GitHub for OctoGitHub {
+    /// After a 204 (no run details), find the run: the one with our correlation id, or the only
+    /// new one.
+    async fn find_run(
+        &self,
+        workflow: &WorkflowId,
+        git_ref: &str,
+        since: u64,
+        correlation: Option<&Correlation>,
+    ) -> Option<RunInfo> {
+        for attempt in 0..3 {
+            match self
+                .runs_since(workflow, git_ref, since.saturating_sub(CLOCK_SKEW))
+                .await
+            {
+                Ok(runs) => {
+                    if let Some(c) = correlation
+                        && let Some(ours) = runs.iter().find(|r| r.title.contains(&c.id))
+                    {
+                        return Some(ours.run.clone());
+                    }
+                    match runs.as_slice() {
+                        [only] => return Some(only.run.clone()),
+                        // Several new runs: which one is ours cannot be told; none is claimed.
+                        [_, _, ..] if correlation.is_none() => return None,
+                        // Not created yet: GitHub creates the run a moment after the 204.
+                        _ => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("could not list runs to find the dispatched one: {e}");
+                    return None;
+                }
+            }
+            tokio::time::sleep(self.policy.base.mul_f64(0.5 * f64::from(attempt + 1))).await;
+        }
+        None
+    }
+
     async fn run_status(&self, run_id: u64, etag: Option<&str>) -> Result<RunPoll, GhError> {
         let path = format!("{}/actions/runs/{run_id}", self.repo_path);
         let extra: Vec<(&str, &str)> = etag.map(|e| vec![("if-none-match", e)]).unwrap_or_default();
@@ -464,8 +535,8 @@ impl GitHub for OctoGitHub {
         workflow: &WorkflowId,
         git_ref: &str,
         inputs: &BTreeMap<String, String>,
-        correlation: Option<&str>,
-    ) -> Result<Option<RunInfo>, GhError> {
+        correlation: Option<&Correlation>,
+    ) -> Result<Dispatched, GhError> {
         let path = format!(
             "{}/actions/workflows/{}/dispatches",
             self.repo_path,
@@ -490,11 +561,12 @@ impl GitHub for OctoGitHub {
                 )
                 .await
             {
-                Ok(a) if a.status == 200 || a.status == 201 => {
-                    return Ok(run_from_details(&a.body));
-                }
-                Ok(a) if a.status == 204 => {
-                    return Ok(self.find_run(workflow, git_ref, started, correlation).await);
+                // Any 2xx is an accepted dispatch; 200 carries the run's details, 204 does not.
+                Ok(a) if (200..300).contains(&a.status) => {
+                    return Ok(Dispatched {
+                        run: run_from_details(&a.body),
+                        since: started,
+                    });
                 }
                 Ok(a) => {
                     let message = message_of(&a.body);
@@ -541,7 +613,10 @@ impl GitHub for OctoGitHub {
                         .accepted_after_all(workflow, git_ref, started, attempt, correlation)
                         .await?
                     {
-                        return Ok(Some(run));
+                        return Ok(Dispatched {
+                            run: Some(run),
+                            since: started,
+                        });
                     }
                 }
                 Err(e) if !e.sent => {
@@ -554,7 +629,10 @@ impl GitHub for OctoGitHub {
                         .accepted_after_all(workflow, git_ref, started, attempt, correlation)
                         .await?
                     {
-                        return Ok(Some(run));
+                        return Ok(Dispatched {
+                            run: Some(run),
+                            since: started,
+                        });
                     }
                 }
             }
@@ -577,11 +655,12 @@ impl OctoGitHub {
         git_ref: &str,
         started: u64,
         attempt: u32,
-        correlation: Option<&str>,
+        correlation: Option<&Correlation>,
     ) -> Result<Option<RunInfo>, GhError> {
         tokio::time::sleep(self.policy.backoff(attempt, 0.5 + jitter() / 2.0)).await;
-        let since = started.saturating_sub(2);
-        for look in 0..3 {
+        let since = started.saturating_sub(CLOCK_SKEW);
+        // Four looks over about 7 s (base 1 s): GitHub creates the run a moment after accepting.
+        for look in 0..4u32 {
             match self.runs_since(workflow, git_ref, since).await {
                 Ok(runs) => {
                     if let Some(run) = pick_run(&runs, correlation) {
@@ -598,49 +677,11 @@ impl OctoGitHub {
                     )));
                 }
             }
-            if look < 2 {
-                tokio::time::sleep(self.policy.base * (look + 1)).await;
+            if look < 3 {
+                tokio::time::sleep(self.policy.base * (1 << look)).await;
             }
         }
         Ok(None)
-    }
-
-    /// After a 204 (no run details), find the run: the one with our correlation id, or the only
-    /// new one.
-    async fn find_run(
-        &self,
-        workflow: &WorkflowId,
-        git_ref: &str,
-        started: u64,
-        correlation: Option<&str>,
-    ) -> Option<RunInfo> {
-        for attempt in 0..3 {
-            match self
-                .runs_since(workflow, git_ref, started.saturating_sub(2))
-                .await
-            {
-                Ok(runs) => {
-                    if let Some(id) = correlation
-                        && let Some(ours) = runs.iter().find(|r| r.title.contains(id))
-                    {
-                        return Some(ours.run.clone());
-                    }
-                    match runs.as_slice() {
-                        [only] => return Some(only.run.clone()),
-                        // Several new runs: which one is ours cannot be told; none is claimed.
-                        [_, _, ..] if correlation.is_none() => return None,
-                        // Not created yet: GitHub creates the run a moment after the 204.
-                        _ => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!("could not list runs to find the dispatched one: {e}");
-                    return None;
-                }
-            }
-            tokio::time::sleep(self.policy.base.mul_f64(0.5 * f64::from(attempt + 1))).await;
-        }
-        None
     }
 }
 
@@ -692,18 +733,32 @@ mod tests {
             },
             title: title.into(),
         };
-        let ours = "ecrp-00000000000000aa";
+        let id = "ecrp-00000000000000aa";
+        let loose = Correlation {
+            id: id.into(),
+            strict: false,
+        };
+        let strict = Correlation {
+            id: id.into(),
+            strict: true,
+        };
         // Newest first: another promotion's run came after ours.
         let runs = [
             run(3, "deploy qa ecrp-00000000000000bb"),
-            run(2, &format!("deploy qa {ours}")),
+            run(2, &format!("deploy qa {id}")),
         ];
-        assert_eq!(pick_run(&runs, Some(ours)).unwrap().id, 2);
+        assert_eq!(pick_run(&runs, Some(&loose)).unwrap().id, 2);
+        assert_eq!(pick_run(&runs, Some(&strict)).unwrap().id, 2);
         // Only other promotions' runs: none is ours, so the dispatch was not taken.
-        assert_eq!(pick_run(&runs[..1], Some(ours)), None);
-        // A run-name without ids: time and branch decide.
+        assert_eq!(pick_run(&runs[..1], Some(&loose)), None);
+        // A run-name without ids: time and branch decide, unless the run-name shows the id.
         let plain = [run(5, "deploy"), run(4, "deploy")];
-        assert_eq!(pick_run(&plain, Some(ours)).unwrap().id, 5);
+        assert_eq!(pick_run(&plain, Some(&loose)).unwrap().id, 5);
+        assert_eq!(
+            pick_run(&plain, Some(&strict)),
+            None,
+            "a manual run is never taken for ours"
+        );
         assert_eq!(pick_run(&plain, None).unwrap().id, 5);
         assert_eq!(pick_run(&[], None), None);
     }

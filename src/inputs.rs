@@ -402,7 +402,7 @@ pub fn shown(value: &str) -> String {
     if value.chars().count() > 80 {
         s.push('…');
     }
-    format!("{s:?}")
+    crate::report::one_line(&format!("{s:?}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1215,7 +1215,8 @@ pub fn parse_deploy_status(value: Option<&str>) -> Result<DeployStatus, InputErr
     let Some(value) = value else {
         return Ok(DeployStatus::Success);
     };
-    match value.trim().to_ascii_lowercase().as_str() {
+    // Exact words, as `job.status` and `needs.<job>.result` give them: anything else is invalid.
+    match value.trim() {
         "success" | "true" => Ok(DeployStatus::Success),
         "failure" | "false" => Ok(DeployStatus::Failure),
         "cancelled" => Ok(DeployStatus::Cancelled),
@@ -1316,10 +1317,15 @@ pub fn parse_repositories(
     let mut out: Vec<Repository> = Vec::new();
     for item in split_list(value) {
         let repo = parse_repository(item, default_region, registry_id)?;
-        if out.contains(&repo) {
+        // Digests are keyed by repository name (`image_digests`, `expected-digest`): one name
+        // in two registries would make them ambiguous.
+        if out.iter().any(|r| r.name == repo.name) {
             return Err(bad(
                 "ecr-repositories",
-                format!("{} is listed twice", shown(item)),
+                format!(
+                    "{} is listed twice (repositories are told apart by name, also across registries)",
+                    shown(&repo.name)
+                ),
             ));
         }
         out.push(repo);
@@ -1946,6 +1952,10 @@ mod tests {
         for v in ["failure", "cancelled", "skipped", "false"] {
             assert!(!parse_deploy_status(Some(v)).unwrap().is_success());
         }
+        assert!(
+            parse_deploy_status(Some("SUCCESS")).is_err(),
+            "exact words only"
+        );
         let e = parse_deploy_status(Some("ok")).unwrap_err();
         assert_eq!(e.input, "deploy-status");
         assert!(e.problem.contains("\"ok\""));
@@ -1985,6 +1995,13 @@ mod tests {
         assert!(e.problem.contains("image-tag"), "{e}");
         let e = parse_repositories("ab,ab", Some("eu-west-1"), &None).unwrap_err();
         assert!(e.problem.contains("twice"));
+        let e = parse_repositories(
+            "team/api 123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api",
+            Some("eu-west-1"),
+            &None,
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("across registries"), "{e}");
         let e = parse_repositories("app", None, &None).unwrap_err();
         assert_eq!(e.input, "aws-region");
         let e =

@@ -22,7 +22,7 @@ use futures_util::future::join_all;
 
 use crate::ecr::{Lookup, Registry, Resolved, Scan, has_platform};
 use crate::gates::Web;
-use crate::github::{GhError, GitHub, RunInfo, RunPoll, WorkflowMeta};
+use crate::github::{Correlation, GhError, GitHub, RunInfo, RunPoll, WorkflowMeta};
 use crate::inputs::{
     DispatchTarget, InputError, Inputs, Partial, Severity, TagMatch, WaitFor, WorkflowId,
 };
@@ -52,6 +52,13 @@ pub enum Phase {
 }
 
 impl Progress {
+    /// Keep the report as it stands once the image and the gates passed, without moving phase.
+    fn verified(&self, report: &Report) {
+        if let Ok(mut v) = self.verified.lock() {
+            *v = Some(report.clone());
+        }
+    }
+
     fn enter(&self, phase: Phase, report: Option<&Report>) {
         if let Ok(mut p) = self.phase.lock() {
             *p = phase;
@@ -173,7 +180,7 @@ pub async fn run<R: Registry, G: GitHub, W: Web>(
         return fail(report, result, message, &fix);
     }
     report.deploy_success = true;
-    progress.enter(Phase::Registry, Some(&report));
+    progress.verified(&report);
 
     let Some(next) = inputs.next_environment() else {
         report.result = ResultCode::EndOfChain;
@@ -226,18 +233,28 @@ pub async fn run<R: Registry, G: GitHub, W: Web>(
 
     progress.enter(Phase::Dispatch, Some(&report));
     group("Dispatch the next environment");
-    let correlation = plan
-        .correlation
-        .as_ref()
-        .and_then(|name| plan.inputs.get(name))
-        .map(String::as_str);
+    let correlation = plan.correlation.as_ref();
     let outcome = github
         .dispatch(&target.workflow, &target.git_ref, &plan.inputs, correlation)
         .await;
-    endgroup();
     match outcome {
-        Ok(run) => {
+        Ok(accepted) => {
+            // Known accepted from here on, whatever interrupts the rest.
             progress.dispatched.store(true, Ordering::SeqCst);
+            let run = match accepted.run {
+                Some(run) => Some(run),
+                None => {
+                    github
+                        .find_run(
+                            &target.workflow,
+                            &target.git_ref,
+                            accepted.since,
+                            correlation,
+                        )
+                        .await
+                }
+            };
+            endgroup();
             if let Ok(mut slot) = progress.run.lock() {
                 slot.clone_from(&run);
             }
@@ -262,6 +279,7 @@ pub async fn run<R: Registry, G: GitHub, W: Web>(
             report
         }
         Err(e) => {
+            endgroup();
             let (result, message, fix) = dispatch_error(&e, &plan);
             fail(report, result, message, &fix)
         }
@@ -286,8 +304,8 @@ async fn verify<R: Registry>(inputs: &Inputs, registry: &R) -> Vec<ImageRow> {
                         "✔ {}:{} → {} (pushed {})",
                         one_line(&display),
                         inputs.image_tag,
-                        info.digest,
-                        info.pushed_at.as_deref().unwrap_or("at an unknown time")
+                        one_line(&info.digest),
+                        one_line(info.pushed_at.as_deref().unwrap_or("at an unknown time"))
                     );
                     ImageState::Found(info)
                 }
@@ -320,10 +338,13 @@ async fn verify<R: Registry>(inputs: &Inputs, registry: &R) -> Vec<ImageRow> {
 type Failure = (ResultCode, String, String, Vec<String>);
 
 /// The time budget of the whole step: `timeout` for the calls to AWS and GitHub, plus the limit
-/// of each configured gate and wait, which have their own.
+/// of each configured gate and wait (and `scan-wait`), which have their own.
 pub fn budget(inputs: &Inputs) -> std::time::Duration {
     let current = inputs.timeouts.of(&inputs.environment);
     let mut total = inputs.timeout;
+    if inputs.fail_on_severity.is_some() {
+        total += inputs.scan_wait;
+    }
     if inputs.health.is_some() {
         total += current;
     }
@@ -441,7 +462,7 @@ async fn follow_run<G: GitHub>(
                 etag: e,
             }) => {
                 if s != status {
-                    println!("run {}: {s}", run.id);
+                    println!("run {}: {}", run.id, one_line(&s));
                     if last.len() == 5 {
                         last.pop_front();
                     }
@@ -567,9 +588,10 @@ async fn resolve_prefix<R: Registry>(
         let state = match answer {
             Ok(Resolved::Found { tag, info, pages }) => {
                 println!(
-                    "✔ {}: `{prefix}…` → {tag} → {} ({pages} page(s) read)",
+                    "✔ {}: `{prefix}…` → {} → {} ({pages} page(s) read)",
                     one_line(&display),
-                    info.digest
+                    one_line(&tag),
+                    one_line(&info.digest)
                 );
                 tags.push((display.clone(), tag));
                 ImageState::Found(info)
@@ -982,10 +1004,14 @@ async fn preflight<G: GitHub>(
                 ),
                 "dispatch on a branch or tag that has the workflow file (`ref`), or push it there",
             ),
+            GhError::Refused { status, message } => rejected(
+                format!("GitHub refused to read `{path}` at `{}` ({status}): {message}", target.git_ref),
+                "give the token read access to the repository's contents (`permissions: contents: read`)",
+            ),
             other => (
                 ResultCode::DispatchFailed,
                 format!("could not read `{path}` at `{}`: {other}", target.git_ref),
-                "re-run the job; check that the token can read the repository's contents".into(),
+                "re-run the job once GitHub answers".into(),
                 Vec::new(),
             ),
         })?;
@@ -1027,10 +1053,15 @@ async fn preflight<G: GitHub>(
     let correlation = inputs
         .correlation_input
         .clone()
-        .filter(|name| schema.declares(name) && !to_send.contains_key(name));
-    if let Some(name) = &correlation {
-        to_send.insert(name.clone(), correlation_id());
-    }
+        .filter(|name| schema.declares(name) && !to_send.contains_key(name))
+        .map(|name| {
+            let id = correlation_id();
+            to_send.insert(name.clone(), id.clone());
+            Correlation {
+                id,
+                strict: schema.title_shows(&name),
+            }
+        });
     let problems = workflow::check(&schema, &to_send);
     if let Some(first) = problems.first() {
         for p in &problems {

@@ -128,7 +128,21 @@ fn main() -> ExitCode {
             return finish(&writer, &report);
         }
     };
-    let report = runtime.block_on(promote(&source));
+    let report = runtime.block_on(async {
+        // promote() reports a panic in the promotion itself with what it knows; this catches one
+        // anywhere else (reading the inputs, say), so every path still goes through finish().
+        match AssertUnwindSafe(promote(&source)).catch_unwind().await {
+            Ok(report) => report,
+            Err(_) => {
+                let mut report = Report::new(
+                    ResultCode::Error,
+                    "internal error (panic) before the promotion started; this is a bug in ecr-promote",
+                );
+                report.fail_on_error = inputs::partial(&source).fail_on_error;
+                report
+            }
+        }
+    });
     // Do not wait for background work (a DNS lookup, an idle connection) once the result is known.
     runtime.shutdown_background();
     finish(&writer, &report)
@@ -161,7 +175,8 @@ fn retry_policy() -> Policy {
     let base_ms = std::env::var("ECR_PROMOTE_RETRY_BASE_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(1000);
+        .unwrap_or(1000)
+        .clamp(1, 60_000);
     Policy::with_base(Duration::from_millis(base_ms))
 }
 
@@ -188,17 +203,7 @@ async fn promote(source: &dyn Source) -> Report {
     let poll = retry_policy().base * 5;
     let work = async {
         let registry = AwsRegistry::new(&inputs.repositories, poll).await;
-        let web = match ReqwestWeb::new() {
-            Ok(w) => w,
-            Err(e) => {
-                let mut r = Report::new(
-                    ResultCode::Error,
-                    format!("could not build the HTTP client: {e:#}"),
-                );
-                r.fail_on_error = inputs.fail_on_error;
-                return r;
-            }
-        };
+        let web = ReqwestWeb::new();
         let github = match &inputs.target {
             Some(target) => match OctoGitHub::new(target, retry_policy()) {
                 Ok(g) => Some(g),

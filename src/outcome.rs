@@ -120,8 +120,8 @@ pub struct DispatchPlan {
     pub workflow_path: Option<String>,
     pub git_ref: String,
     pub inputs: BTreeMap<String, String>,
-    /// The dispatch input that carries this promotion's unique id, when one is sent.
-    pub correlation: Option<String>,
+    /// This promotion's unique id, when one is sent (in the target's correlation input).
+    pub correlation: Option<crate::github::Correlation>,
 }
 
 /// The end of a run: everything the outputs, the summary and the exit code are made from.

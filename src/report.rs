@@ -39,12 +39,16 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// A value made safe to print on a log line: one line, no control characters. Every line we print
-/// starts with our own text, so with this no value can start a `::command::` line.
+/// A value made safe to print on a log line: one line, no control characters, and no `##[`, which
+/// the runner's legacy command parser finds anywhere in a line (`##[add-mask]true` would mask
+/// every `true` and drop the job outputs that hold it). Every line we print starts with our own
+/// text, so with this no value can start a `::command::` line either.
 pub fn one_line(s: &str) -> String {
-    s.chars()
+    let flat: String = s
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+        .collect();
+    flat.replace("##[", "#\u{200b}#[")
 }
 
 /// An error and its sources as one line, each cause once.

@@ -25,9 +25,9 @@ impl Policy {
         Policy {
             attempts: 4,
             base,
-            cap: base * 16,
-            max_wait: base * 90,
-            secondary_wait: base * 60,
+            cap: base.saturating_mul(16),
+            max_wait: base.saturating_mul(90),
+            secondary_wait: base.saturating_mul(60),
         }
     }
 

@@ -30,11 +30,23 @@ pub struct InputDef {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DispatchSchema {
     pub inputs: BTreeMap<String, InputDef>,
+    /// The workflow's `run-name`, the title of its runs.
+    pub run_name: Option<String>,
 }
 
 impl DispatchSchema {
     pub fn declares(&self, name: &str) -> bool {
         self.inputs.contains_key(name)
+    }
+
+    /// Does `run-name` show input `name` (`${{ inputs.name }}` or `github.event.inputs.name`)?
+    pub fn title_shows(&self, name: &str) -> bool {
+        self.run_name.as_deref().is_some_and(|t| {
+            let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+            compact.contains(&format!("inputs.{name}}}}}"))
+                || compact.contains(&format!("inputs.{name}||"))
+                || compact.contains(&format!("inputs.{name})"))
+        })
     }
 }
 
@@ -60,13 +72,21 @@ pub fn parse(text: &str) -> Result<Option<DispatchSchema>, String> {
     let Some(on) = on else {
         return Err("has no `on:` key".into());
     };
+    let run_name = top
+        .get(Value::String("run-name".into()))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let bare = || DispatchSchema {
+        inputs: BTreeMap::new(),
+        run_name: run_name.clone(),
+    };
     let dispatch = match on {
-        Value::String(event) => return Ok((event == "workflow_dispatch").then(Default::default)),
+        Value::String(event) => return Ok((event == "workflow_dispatch").then(bare)),
         Value::Sequence(events) => {
             let found = events
                 .iter()
                 .any(|e| e.as_str() == Some("workflow_dispatch"));
-            return Ok(found.then(Default::default));
+            return Ok(found.then(bare));
         }
         Value::Mapping(events) => match events.get(Value::String("workflow_dispatch".into())) {
             None => return Ok(None),
@@ -75,11 +95,11 @@ pub fn parse(text: &str) -> Result<Option<DispatchSchema>, String> {
         _ => return Err("has an `on:` that is not an event, a list or a mapping".into()),
     };
     let inputs = match dispatch {
-        Value::Null => return Ok(Some(DispatchSchema::default())),
+        Value::Null => return Ok(Some(bare())),
         Value::Mapping(m) => m.get(Value::String("inputs".into())),
         _ => return Err("has a `workflow_dispatch:` that is not a mapping".into()),
     };
-    let mut schema = DispatchSchema::default();
+    let mut schema = bare();
     let inputs = match inputs {
         None | Some(Value::Null) => return Ok(Some(schema)),
         Some(Value::Mapping(m)) => m,
@@ -390,6 +410,23 @@ jobs: {}
         let p = check(&big, &many);
         assert_eq!(p.len(), 1);
         assert!(p[0].message.contains("at most 25"));
+    }
+
+    #[test]
+    fn run_name_shows_an_input() {
+        let s = parse("run-name: deploy ${{ inputs.environment }} ${{ inputs.promotion_id }}\non: workflow_dispatch\n")
+            .unwrap()
+            .unwrap();
+        assert!(s.title_shows("promotion_id"));
+        assert!(!s.title_shows("promotion"));
+        let s = parse("run-name: ${{ github.event.inputs.promotion_id || 'push' }}\non: [push, workflow_dispatch]\n").unwrap().unwrap();
+        assert!(s.title_shows("promotion_id"));
+        assert!(
+            !parse("on: workflow_dispatch")
+                .unwrap()
+                .unwrap()
+                .title_shows("promotion_id")
+        );
     }
 
     #[test]

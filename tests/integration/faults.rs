@@ -236,7 +236,8 @@ fn hostile_values_cannot_forge_outputs_or_commands() {
         "      note:\n        type: string\n      image_tag:\n",
     );
     gh.add_workflow(7, "deploy.yml", "main", &yml);
-    let hostile = "x\n::error::forged\ndeploy_success=true\n%0A<script>|";
+    let hostile =
+        "x\n::error::forged\ndeploy_success=true\n%0A<script>| ##[add-mask]true ##[error]legacy";
     let ran = at("dev", TAG, &backend)
         .github(&gh)
         .input(
@@ -251,6 +252,10 @@ fn hostile_values_cannot_forge_outputs_or_commands() {
         "the value is sent as given"
     );
     for line in ran.stdout.lines().chain(ran.stderr.lines()) {
+        assert!(
+            !line.contains("##["),
+            "a legacy command reached the log: {line}"
+        );
         assert!(
             !line.trim_start().starts_with("::error::forged"),
             "command injected: {line}"

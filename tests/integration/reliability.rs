@@ -383,3 +383,58 @@ fn hostile_api_messages_cannot_inject_commands_or_outputs() {
     }
     assert!(!ran.out("message").contains('\n'));
 }
+
+#[test]
+fn with_the_id_in_run_name_a_manual_run_is_never_taken_for_ours() {
+    let ecr = registry();
+    let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
+    let yml = DEPLOY_YML
+        .replace(
+            "name: deploy\n",
+            "name: deploy\nrun-name: deploy ${{ inputs.environment }} ${{ inputs.promotion_id }}\n",
+        )
+        .replace(
+            "      image_tag:\n",
+            "      promotion_id:\n        type: string\n      image_tag:\n",
+        );
+    gh.add_workflow(13, "deploy.yml", "main", &yml);
+    // Someone dispatches by hand (no id in its title) just as our attempt fails without being taken.
+    let manual = gh.add_run(13, "main", "deploy qa ");
+    gh.fault(
+        "POST",
+        "/dispatches",
+        Fault::Answer(502, vec![], "{}".into()),
+    );
+    let ran = promote(&ecr, &gh).run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    assert_eq!(
+        gh.count("POST", "/dispatches"),
+        2,
+        "ours was not taken, so it was sent again"
+    );
+    assert_ne!(ran.out("run_id"), manual.to_string());
+    let ours = gh.runs().into_iter().find(|r| r.id != manual).unwrap();
+    assert_eq!(ran.out("run_id"), ours.id.to_string());
+}
+
+#[cfg(unix)]
+#[test]
+fn cancelled_while_looking_for_the_run_after_a_204_still_says_promoted() {
+    let ecr = registry();
+    let gh = github_with_deploy("");
+    gh.legacy_dispatch();
+    gh.fault("GET", "/runs", Fault::Hang(Duration::from_secs(60)));
+    let probe = gh.clone();
+    let ran = cancel_when(
+        &promote(&ecr, &gh),
+        move || probe.count("GET", "/runs") > 0,
+        "-TERM",
+    );
+    assert_eq!(ran.out("result"), "error", "{}", ran.context());
+    assert_eq!(
+        ran.out("promoted"),
+        "true",
+        "GitHub had accepted the dispatch"
+    );
+    assert_eq!(gh.runs().len(), 1);
+}
