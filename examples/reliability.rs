@@ -6,7 +6,7 @@
 mod helpers;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use helpers::ecr::{FakeEcr, Image};
 use helpers::{FakeGitHub, Fault, Ran, Step, github_with_deploy};
@@ -339,20 +339,7 @@ fn run_once(bin: &PathBuf, scenario: &Scenario) -> (Ran, usize) {
     );
     let ran = match scenario.run {
         Run::Plain => step.run(),
-        Run::Signal(signal, ready) => {
-            let child = step.spawn();
-            let start = Instant::now();
-            while !ready(&ecr, &gh) && start.elapsed() < Duration::from_secs(20) {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-            std::process::Command::new("kill")
-                .args([signal, &child.id().to_string()])
-                .status()
-                .unwrap();
-            let out = child.wait_with_output().unwrap();
-            step.collect(out, start.elapsed())
-        }
+        Run::Signal(signal, ready) => step.cancel_when(|| ready(&ecr, &gh), signal),
     };
     (ran, gh.runs().len())
 }

@@ -223,18 +223,7 @@ impl AwsRegistry {
         repo: &Repository,
         tag: &str,
     ) -> Vec<String> {
-        let mut pages = client
-            .describe_images()
-            .repository_name(&repo.name)
-            .set_registry_id(repo.registry_id.clone())
-            .filter(
-                DescribeImagesFilter::builder()
-                    .tag_status(TagStatus::Tagged)
-                    .build(),
-            )
-            .max_results(1000)
-            .into_paginator()
-            .send();
+        let mut pages = tagged_images(client, repo).send();
         let mut candidates = Vec::new();
         for _ in 0..SUGGESTION_PAGES {
             match pages.next().await {
@@ -306,18 +295,7 @@ impl Registry for AwsRegistry {
         prefix: &str,
     ) -> Result<Resolved, RegistryError> {
         let client = self.client(repo)?;
-        let mut pages = client
-            .describe_images()
-            .repository_name(&repo.name)
-            .set_registry_id(repo.registry_id.clone())
-            .filter(
-                DescribeImagesFilter::builder()
-                    .tag_status(TagStatus::Tagged)
-                    .build(),
-            )
-            .max_results(1000)
-            .into_paginator()
-            .send();
+        let mut pages = tagged_images(client, repo).send();
         // ECR lists images in no documented order, so the newest can be on any page: every page
         // is read, up to the bound.
         let mut best: Option<(i64, String, ImageInfo)> = None;
@@ -496,6 +474,24 @@ impl AwsRegistry {
             .get(&repo.region)
             .ok_or_else(|| RegistryError::Other(format!("no client for region {}", repo.region)))
     }
+}
+
+/// Every tagged image of a repository, 1,000 a page.
+fn tagged_images(
+    client: &aws_sdk_ecr::Client,
+    repo: &Repository,
+) -> aws_sdk_ecr::operation::describe_images::paginator::DescribeImagesPaginator {
+    client
+        .describe_images()
+        .repository_name(&repo.name)
+        .set_registry_id(repo.registry_id.clone())
+        .filter(
+            DescribeImagesFilter::builder()
+                .tag_status(TagStatus::Tagged)
+                .build(),
+        )
+        .max_results(1000)
+        .into_paginator()
 }
 
 fn info_of(detail: &aws_sdk_ecr::types::ImageDetail, digest: String) -> ImageInfo {

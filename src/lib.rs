@@ -359,6 +359,13 @@ pub fn budget(inputs: &Inputs) -> std::time::Duration {
     total
 }
 
+/// Keep a gate's report for the summary; its summary line when it did not pass.
+fn record(report: &mut Report, gate: gates::GateReport) -> Option<String> {
+    let failed = (!gate.passed).then(|| gate.summary.clone());
+    report.gates.push(gate);
+    failed
+}
+
 /// The health and Argo CD gates, each within the current environment's limit.
 async fn deploy_gates<W: Web>(
     inputs: &Inputs,
@@ -374,10 +381,7 @@ async fn deploy_gates<W: Web>(
         group("Health gate");
         let gate = gates::health(web, health, limit).await;
         endgroup();
-        let passed = gate.passed;
-        let summary = gate.summary.clone();
-        report.gates.push(gate);
-        if !passed {
+        if let Some(summary) = record(report, gate) {
             return Some((
                 ResultCode::Unhealthy,
                 format!("`{env}` is not healthy: {summary}"),
@@ -404,10 +408,7 @@ async fn deploy_gates<W: Web>(
         group("Argo CD gate");
         let gate = gates::argocd(web, argo, &expected, limit, poll).await;
         endgroup();
-        let passed = gate.passed;
-        let summary = gate.summary.clone();
-        report.gates.push(gate);
-        if !passed {
+        if let Some(summary) = record(report, gate) {
             return Some((
                 ResultCode::Unhealthy,
                 format!("Argo CD application {summary}"),

@@ -1,7 +1,7 @@
 //! GitHub and AWS misbehaving, and the runner cancelling the step: the outputs stay honest and a
 //! dispatch is never sent twice.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::{Fault, REGION, github_with_deploy, seed, unique};
 use crate::{at, step};
@@ -191,28 +191,15 @@ fn sigterm_during_a_github_call_writes_cancelled_outputs_promptly() {
         .input("environment", "dev")
         .input("image-tag", TAG)
         .input("ecr-repositories", &backend);
-    let child = s.spawn();
-    // Wait until the step is inside the hanging call.
-    let start = Instant::now();
-    while gh.count("GET", "/actions/workflows/deploy.yml") == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the step never called GitHub"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let signalled = Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let took = signalled.elapsed();
-    let ran = s.collect(out, took);
+    let probe = gh.clone();
+    let ran = s.cancel_when(
+        move || probe.count("GET", "/actions/workflows/deploy.yml") > 0,
+        "-TERM",
+    );
     assert!(
-        took < Duration::from_secs(3),
-        "exited {took:?} after SIGTERM"
+        ran.elapsed < Duration::from_secs(3),
+        "exited {:?} after SIGTERM",
+        ran.elapsed
     );
     assert_eq!(ran.code, 1, "{}", ran.context());
     assert_eq!(ran.out("result"), "error");

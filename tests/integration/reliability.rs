@@ -1,7 +1,7 @@
 //! Faults of GitHub and AWS, the time budget, cancellation at every phase, the ambiguous dispatch
 //! and hostile API answers: every path ends with the right result and every output written.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::at;
 use crate::helpers::ecr::{FakeEcr, Image};
@@ -209,28 +209,13 @@ fn aws_faults_name_the_cause_and_the_fix() {
 /// Start the step, wait until `ready`, then signal as the runner does and collect it.
 #[cfg(unix)]
 fn cancel_when(step: &Step, ready: impl Fn() -> bool, signal: &str) -> Ran {
-    let child = step.spawn();
-    let start = Instant::now();
-    while !ready() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "never reached the phase"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    let signalled = Instant::now();
-    std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let took = signalled.elapsed();
+    let ran = step.cancel_when(ready, signal);
     assert!(
-        took < Duration::from_secs(3),
-        "exited {took:?} after {signal}"
+        ran.elapsed < Duration::from_secs(3),
+        "exited {:?} after {signal}",
+        ran.elapsed
     );
-    step.collect(out, took)
+    ran
 }
 
 #[cfg(unix)]

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -166,38 +166,8 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<EcrState>>) {
     };
     let mut reader = BufReader::new(clone);
     // Keep-alive: the SDK reuses connections; answer requests until the client closes.
-    loop {
-        let mut line = String::new();
-        if reader
-            .read_line(&mut line)
-            .ok()
-            .filter(|n| *n > 0)
-            .is_none()
-        {
-            return;
-        }
-        let mut headers = HashMap::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).is_err() {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
-        let len: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some(request) = super::http::read_request(&mut reader) {
+        let (headers, body) = (request.headers, request.body);
         let operation = headers
             .get("x-amz-target")
             .and_then(|t| t.split('.').nth(1))

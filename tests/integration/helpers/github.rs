@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -209,39 +209,17 @@ impl FakeGitHub {
 
 fn read_request(stream: &mut TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    let (path, query) = match target.split_once('?') {
+    let raw = super::http::read_request(&mut reader)?;
+    let (path, query) = match raw.target.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (target, String::new()),
+        None => (raw.target, String::new()),
     };
     Some(Request {
-        method,
+        method: raw.method,
         path,
         query,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
+        headers: raw.headers,
+        body: String::from_utf8_lossy(&raw.body).into_owned(),
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod ecr;
 pub mod github;
+pub mod http;
 pub mod web;
 
 use std::collections::HashMap;
@@ -339,6 +340,31 @@ impl Step {
         let start = Instant::now();
         let out = self.command(args).output().expect("run ecr-promote");
         self.collect(out, start.elapsed())
+    }
+
+    /// Start the step, wait until `ready` (the step is inside the call to cancel), then signal it
+    /// as the runner does (`-INT`, `-TERM`) and collect it; `elapsed` is the time from the signal
+    /// to the exit.
+    #[cfg(unix)]
+    pub fn cancel_when(&self, ready: impl Fn() -> bool, signal: &str) -> Ran {
+        let child = self.spawn();
+        let start = Instant::now();
+        while !ready() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the step never reached the call to cancel"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let signalled = Instant::now();
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} failed");
+        let out = child.wait_with_output().unwrap();
+        self.collect(out, signalled.elapsed())
     }
 
     pub fn collect(&self, out: std::process::Output, elapsed: Duration) -> Ran {
