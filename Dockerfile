@@ -1,5 +1,6 @@
 # ecr-promote as a Docker container action: a static (musl) binary on an empty image.
-FROM rust:1.95-alpine AS build
+# Pinned by digest (the multi-platform index of rust:1.95-alpine); the tag is for reviewers.
+FROM rust:1.95-alpine@sha256:606fd313a0f49743ee2a7bd49a0914bab7deedb12791f3a846a34a4711db7ed2 AS build
 # Build-only packages; nothing of them reaches the runtime image.
 # hadolint ignore=DL3018
 RUN apk add --no-cache musl-dev ca-certificates
