@@ -204,6 +204,11 @@ async fn promote(source: &dyn Source) -> Report {
     let work = async {
         let registry = AwsRegistry::new(&inputs.repositories, poll).await;
         let web = ReqwestWeb::new();
+        // Debug builds only: lets the tests reach the panic path, which nothing else can.
+        #[cfg(debug_assertions)]
+        if std::env::var_os("ECR_PROMOTE_TEST_PANIC").is_some() {
+            panic!("test panic requested by ECR_PROMOTE_TEST_PANIC");
+        }
         let github = match &inputs.target {
             Some(target) => match OctoGitHub::new(target, retry_policy()) {
                 Ok(g) => Some(g),

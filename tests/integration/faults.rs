@@ -250,3 +250,28 @@ fn hostile_values_cannot_forge_outputs_or_commands() {
     }
     assert!(!ran.summary.contains("<script>"), "{}", ran.summary);
 }
+
+#[test]
+fn a_panic_still_writes_every_output() {
+    // The binary under test is a debug build, which honours ECR_PROMOTE_TEST_PANIC.
+    let backend = repo();
+    let ran = at("staging", TAG, &backend)
+        .env("ECR_PROMOTE_TEST_PANIC", "1")
+        .run();
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "error");
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert_eq!(ran.out("promoted"), "false");
+    assert!(
+        ran.out("message").contains("internal error (panic"),
+        "{}",
+        ran.out("message")
+    );
+    assert!(ran.summary.contains("What went wrong"), "{}", ran.summary);
+    let ran = at("staging", TAG, &backend)
+        .env("ECR_PROMOTE_TEST_PANIC", "1")
+        .input("fail-on-error", "false")
+        .run();
+    assert_eq!(ran.code, 0, "fail-on-error: false holds for a panic too");
+    assert_eq!(ran.out("result"), "error");
+}
