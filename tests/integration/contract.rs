@@ -174,11 +174,11 @@ fn every_output_the_code_writes_is_declared() {
 #[test]
 fn readme_shows_the_example_workflows_as_they_are() {
     let readme = read("README.md");
-    for file in ["deploy.yml", "reusable-promote.yml", "reusable-caller.yml"] {
+    for file in ["deploy.yml", "reusable-promote.yml", "reusable-caller.yml", "gated.yml"] {
         let text = read(&format!("examples/workflows/{file}"));
         assert!(
             readme.contains(&format!("```yaml\n{text}```")),
-            "README's copy of examples/workflows/{file} is out of date; paste the file into its <details> block"
+            "README's copy of examples/workflows/{file} is out of date; paste the file into its ```yaml block"
         );
     }
 }
