@@ -174,7 +174,12 @@ fn every_output_the_code_writes_is_declared() {
 #[test]
 fn readme_shows_the_example_workflows_as_they_are() {
     let readme = read("README.md");
-    for file in ["deploy.yml", "reusable-promote.yml", "reusable-caller.yml", "gated.yml"] {
+    for file in [
+        "deploy.yml",
+        "reusable-promote.yml",
+        "reusable-caller.yml",
+        "gated.yml",
+    ] {
         let text = read(&format!("examples/workflows/{file}"));
         assert!(
             readme.contains(&format!("```yaml\n{text}```")),
