@@ -225,10 +225,7 @@ pub(crate) async fn gates<R: Registry>(
 
     // Every required platform in the image index.
     if !inputs.required_platforms.is_empty() {
-        let repos: Vec<_> = found
-            .iter()
-            .map(|(i, d)| (&inputs.repositories[*i], d))
-            .collect();
+        let repos = found_repositories(inputs, &found);
         let answers = join_all(
             repos
                 .iter()
@@ -291,10 +288,7 @@ pub(crate) async fn gates<R: Registry>(
 
     // Vulnerability findings at or above the threshold.
     if let Some(threshold) = inputs.fail_on_severity {
-        let repos: Vec<_> = found
-            .iter()
-            .map(|(i, d)| (&inputs.repositories[*i], d))
-            .collect();
+        let repos = found_repositories(inputs, &found);
         let answers = join_all(
             repos
                 .iter()
@@ -359,6 +353,17 @@ pub(crate) async fn gates<R: Registry>(
         println!("✔ no findings at or above {}", threshold.as_str());
     }
     None
+}
+
+/// The repository and digest of each image found, by row.
+fn found_repositories<'a>(
+    inputs: &'a Inputs,
+    found: &'a [(usize, String)],
+) -> Vec<(&'a crate::inputs::Repository, &'a String)> {
+    found
+        .iter()
+        .map(|(i, d)| (&inputs.repositories[*i], d))
+        .collect()
 }
 
 /// Why the verification failed, if it did: a registry error wins over a missing tag, since a
