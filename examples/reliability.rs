@@ -155,23 +155,7 @@ fn scenarios() -> Vec<Scenario> {
             expected: "promoted",
             dispatches: 1,
             setup: |_, g| {
-                let reset = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs()
-                    + 1;
-                g.fault(
-                    "GET",
-                    "/actions/workflows/",
-                    Fault::Answer(
-                        403,
-                        vec![
-                            ("x-ratelimit-remaining".into(), "0".into()),
-                            ("x-ratelimit-reset".into(), reset.to_string()),
-                        ],
-                        r#"{"message":"API rate limit exceeded"}"#.into(),
-                    ),
-                );
+                g.fault("GET", "/actions/workflows/", Fault::rate_limit_exhausted());
             },
             step: same,
             run: Run::Plain,

@@ -280,10 +280,7 @@ pub(crate) async fn follow_run<G: GitHub>(
             }) => {
                 if s != status {
                     println!("run {}: {}", run.id, one_line(&s));
-                    if last.len() == 5 {
-                        last.pop_front();
-                    }
-                    last.push_back(s.clone());
+                    gates::keep(&mut last, s.clone());
                 }
                 status = s;
                 etag = e;

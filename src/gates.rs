@@ -151,7 +151,8 @@ pub struct GateReport {
     pub last: Vec<String>,
 }
 
-fn keep(last: &mut VecDeque<String>, line: String) {
+/// Keep `line` among the last answers shown in the summary.
+pub(crate) fn keep(last: &mut VecDeque<String>, line: String) {
     if last.len() == KEPT_ANSWERS {
         last.pop_front();
     }

@@ -200,7 +200,8 @@ async fn promote(source: &dyn Source) -> Report {
     };
 
     let progress = Arc::new(Progress::default());
-    let poll = retry_policy().base * 5;
+    let policy = retry_policy();
+    let poll = policy.base * 5;
     let work = async {
         let registry = AwsRegistry::new(&inputs.repositories, poll).await;
         let web = ReqwestWeb::new();
@@ -210,7 +211,7 @@ async fn promote(source: &dyn Source) -> Report {
             panic!("test panic requested by ECR_PROMOTE_TEST_PANIC");
         }
         let github = match &inputs.target {
-            Some(target) => match OctoGitHub::new(target, retry_policy()) {
+            Some(target) => match OctoGitHub::new(target, policy) {
                 Ok(g) => Some(g),
                 Err(e) => {
                     let mut r = Report::new(ResultCode::Error, format!("{e:#}"));

@@ -55,23 +55,7 @@ fn every_5xx_on_dispatch_that_was_not_taken_is_retried() {
 fn primary_rate_limit_waits_until_reset() {
     let ecr = registry();
     let gh = github_with_deploy("");
-    let reset = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1;
-    gh.fault(
-        "GET",
-        "/contents/",
-        Fault::Answer(
-            403,
-            vec![
-                ("x-ratelimit-remaining".into(), "0".into()),
-                ("x-ratelimit-reset".into(), reset.to_string()),
-            ],
-            r#"{"message":"API rate limit exceeded"}"#.into(),
-        ),
-    );
+    gh.fault("GET", "/contents/", Fault::rate_limit_exhausted());
     let ran = promote(&ecr, &gh).run();
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
     assert_eq!(gh.count("GET", "/contents/"), 2);

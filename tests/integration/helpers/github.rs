@@ -61,6 +61,20 @@ pub enum Fault {
     Hang(Duration),
 }
 
+impl Fault {
+    /// GitHub's primary rate limit: `x-ratelimit-remaining: 0` until the next second.
+    pub fn rate_limit_exhausted() -> Fault {
+        Fault::Answer(
+            403,
+            vec![
+                ("x-ratelimit-remaining".into(), "0".into()),
+                ("x-ratelimit-reset".into(), (now() + 1).to_string()),
+            ],
+            r#"{"message":"API rate limit exceeded"}"#.into(),
+        )
+    }
+}
+
 pub type DispatchHook = Arc<dyn Fn(&Run) + Send + Sync>;
 
 #[derive(Default)]
