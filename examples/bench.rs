@@ -105,7 +105,7 @@ fn action(step: &Step, expected: &str, runs: usize) -> Vec<Sample> {
             let (mut sample, _) = measure(&bin, &[], &envs, step.dir.path());
             let outputs =
                 std::fs::read_to_string(step.dir.path().join("output")).unwrap_or_default();
-            let parsed = ecr_promote::report::runner::parse(&outputs).unwrap_or_default();
+            let parsed = ecr_promote::report::outputs::runner::parse(&outputs).unwrap_or_default();
             let _ = std::fs::remove_file(step.dir.path().join("output"));
             sample.ok = parsed.get("result").map(String::as_str) == Some(expected);
             sample

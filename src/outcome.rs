@@ -1,9 +1,10 @@
-//! What a run decided: the result code, the outputs' values and what the summary shows.
+//! What a run decided: the result code, a failure with its fix, and the report every output,
+//! the summary and the exit code are made from. Imports only the domain types.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use crate::ecr::ImageInfo;
-use crate::github::RunInfo;
+use crate::model::{Correlation, ImageInfo, RunInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultCode {
@@ -86,6 +87,45 @@ impl ResultCode {
     }
 }
 
+/// Where a run is, for a report when it is interrupted (time budget, signal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    Registry,
+    /// The health and Argo CD gates, which have their own limits.
+    Gates,
+    Preflight,
+    Dispatch,
+}
+
+/// Why a run stopped short: the result, what happened and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub result: ResultCode,
+    /// One line: what happened, naming every failing item briefly.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+    /// Each failing item at length, for the log and the summary.
+    pub details: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(result: ResultCode, message: impl Into<String>, fix: impl Into<String>) -> Failure {
+        Failure {
+            result,
+            message: message.into(),
+            fix: fix.into(),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn with_details(mut self, details: Vec<String>) -> Failure {
+        self.details = details;
+        self
+    }
+}
+
 /// One repository's row: the image found, or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRow {
@@ -121,7 +161,19 @@ pub struct DispatchPlan {
     pub git_ref: String,
     pub inputs: BTreeMap<String, String>,
     /// This promotion's unique id, when one is sent (in the target's correlation input).
-    pub correlation: Option<crate::github::Correlation>,
+    pub correlation: Option<Correlation>,
+}
+
+/// What a gate (or the wait for the dispatched run) found, for the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateReport {
+    pub name: String,
+    pub passed: bool,
+    pub took: Duration,
+    /// One line: why it passed or what it was waiting for when it gave up.
+    pub summary: String,
+    /// The last answers, newest last.
+    pub last: Vec<String>,
 }
 
 /// The end of a run: everything the outputs, the summary and the exit code are made from.
@@ -148,7 +200,7 @@ pub struct Report {
     /// Scan findings by severity, summed over repositories, when the vulnerability gate ran.
     pub vulnerabilities: Option<BTreeMap<String, u64>>,
     /// The health and Argo CD gates and the wait for the dispatched run, as they went.
-    pub gates: Vec<crate::gates::GateReport>,
+    pub gates: Vec<GateReport>,
     /// The dispatched run's conclusion, when `wait-for` saw it complete.
     pub run_conclusion: Option<String>,
 }
@@ -176,8 +228,26 @@ impl Report {
         }
     }
 
+    /// Take a failure's result, message, fix and details.
+    pub fn fail(&mut self, failure: Failure) {
+        self.result = failure.result;
+        self.message = failure.message;
+        self.fix = Some(failure.fix);
+        self.details = failure.details;
+    }
+
     pub fn exit_code(&self) -> i32 {
         self.result.exit_code(self.fail_on_error)
+    }
+
+    /// The `message` output: what happened and, on failure, what to do.
+    pub fn message_line(&self) -> String {
+        match &self.fix {
+            Some(fix) if self.result.is_failure() && !fix.is_empty() => {
+                format!("{}. Fix: {fix}", self.message.trim_end_matches('.'))
+            }
+            _ => self.message.clone(),
+        }
     }
 
     /// The verified digests by repository name, when every repository was found.
@@ -220,6 +290,19 @@ mod tests {
             4,
             "promoted, end-of-chain, auto-promote-disabled, dry-run"
         );
+    }
+
+    #[test]
+    fn the_message_output_carries_the_fix_of_a_failure() {
+        let mut r = Report::new(ResultCode::Promoted, "all good");
+        r.fix = Some("nothing".into());
+        assert_eq!(r.message_line(), "all good");
+        r.fail(Failure::new(
+            ResultCode::ImageMissing,
+            "tag `x` is missing.",
+            "push it",
+        ));
+        assert_eq!(r.message_line(), "tag `x` is missing. Fix: push it");
     }
 
     #[test]

@@ -4,12 +4,14 @@
 
 use std::collections::HashMap;
 
-use ecr_promote::chain::Chain;
-use ecr_promote::inputs::{
-    INPUTS, MapSource, parse, parse_duration, parse_extra_inputs, parse_ref,
+use ecr_promote::config::{
+    INPUTS, MapSource, parse, parse_chain, parse_duration, parse_extra_inputs, parse_ref,
 };
-use ecr_promote::report::{encode_output, escape_data, md, one_line, runner};
-use ecr_promote::workflow;
+use ecr_promote::github::workflow;
+use ecr_promote::report::log::escape_data;
+use ecr_promote::report::outputs::runner;
+use ecr_promote::report::{encode_output, md};
+use ecr_promote::text::one_line;
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
@@ -69,7 +71,7 @@ proptest! {
         match parse(&src) {
             Ok(inputs) => {
                 prop_assert!(inputs.chain.position(&inputs.environment).is_some());
-                prop_assert!(!inputs.repositories.is_empty());
+                prop_assert!(!inputs.image.repositories.is_empty());
             }
             Err(errors) => {
                 prop_assert!(!errors.is_empty());
@@ -82,12 +84,12 @@ proptest! {
 
     #[test]
     fn small_parsers_never_panic(text in nasty()) {
-        let _ = Chain::parse(&text);
+        let _ = parse_chain(&text);
         let _ = parse_duration("timeout", &text);
         let _ = parse_ref("ref", &text);
         let _ = parse_extra_inputs(&text);
         if let Ok(Some(schema)) = workflow::parse(&text) {
-            let _ = workflow::check(&schema, &Default::default());
+            let _ = workflow::check(&schema, &Default::default(), workflow::MAX_INPUTS);
         }
     }
 
@@ -118,7 +120,7 @@ proptest! {
         }
         let schema = workflow::parse(&text).unwrap().unwrap();
         prop_assert_eq!(schema.inputs.len(), inputs.len());
-        let problems = workflow::check(&schema, &sent);
+        let problems = workflow::check(&schema, &sent, workflow::MAX_INPUTS);
         // Every undeclared input sent is reported.
         for name in sent.keys().filter(|k| !inputs.contains_key(*k)) {
             prop_assert!(problems.iter().any(|p| p.input.as_deref() == Some(name.as_str())));

@@ -31,6 +31,18 @@ fn assert_untouched(gh: &FakeGitHub) {
     );
 }
 
+/// The target workflow may have been read (in the first round, while ECR was asked), but
+/// nothing was sent: only reads reached the stand-in.
+fn assert_not_dispatched(gh: &FakeGitHub) {
+    let writes: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "unexpected GitHub writes: {writes:?}");
+    assert!(gh.runs().is_empty(), "no run was started");
+}
+
 #[test]
 fn dev_verifies_and_dispatches_qa_with_the_same_tag() {
     let (backend, frontend) = repos();
@@ -192,7 +204,7 @@ fn a_typed_tag_is_refused_with_the_tags_that_exist() {
             .contains("::error title=ecr-promote%3A image-missing::")
     );
     assert!(ran.summary.contains("tag not found"), "{}", ran.summary);
-    assert_untouched(&gh);
+    assert_not_dispatched(&gh);
 }
 
 #[test]
@@ -211,7 +223,7 @@ fn a_missing_repository_is_told_apart_from_a_missing_tag() {
         ran.out("message")
     );
     assert!(ran.out("message").contains(&ghost));
-    assert_untouched(&gh);
+    assert_not_dispatched(&gh);
 }
 
 #[test]
@@ -518,7 +530,7 @@ fn flags_win_over_input_variables() {
 fn help_documents_every_input() {
     let ran = step().run_with(&["--help"]);
     assert_eq!(ran.code, 0);
-    for spec in ecr_promote::inputs::INPUTS {
+    for spec in ecr_promote::config::INPUTS {
         assert!(
             ran.stdout.contains(&format!("--{}", spec.name)),
             "--{} missing from --help",

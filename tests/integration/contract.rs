@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use ecr_promote::inputs::INPUTS;
+use ecr_promote::config::INPUTS;
 use ecr_promote::outcome::RESULT_CODES;
 use ecr_promote::report::OUTPUTS;
 
@@ -43,7 +43,7 @@ fn action_yml_inputs_match_the_code() {
     let code: Vec<String> = INPUTS.iter().map(|s| s.name.to_string()).collect();
     assert_eq!(
         declared, code,
-        "action.yml inputs (in order) differ from src/inputs.rs INPUTS"
+        "action.yml inputs (in order) differ from src/config/table.rs INPUTS"
     );
     for spec in INPUTS {
         let def = &inputs[spec.name];
@@ -84,7 +84,7 @@ fn action_yml_outputs_match_the_code() {
         .collect();
     assert_eq!(
         outputs, OUTPUTS,
-        "action.yml outputs differ from src/report.rs OUTPUTS"
+        "action.yml outputs differ from src/report/outputs.rs OUTPUTS"
     );
     let result = action["outputs"]["result"]["description"].as_str().unwrap();
     for code in RESULT_CODES {
@@ -148,14 +148,14 @@ fn every_output_the_code_writes_is_declared() {
     report.image_tag = Some("t".into());
     report.vulnerabilities = Some([("HIGH".to_string(), 1)].into());
     report.run_conclusion = Some("success".into());
-    report.run = Some(ecr_promote::github::RunInfo {
+    report.run = Some(ecr_promote::model::RunInfo {
         id: 1,
         url: "https://x".into(),
     });
     report.images = vec![ecr_promote::outcome::ImageRow {
         name: "a".into(),
         display: "a".into(),
-        state: ecr_promote::outcome::ImageState::Found(ecr_promote::ecr::ImageInfo {
+        state: ecr_promote::outcome::ImageState::Found(ecr_promote::model::ImageInfo {
             digest: "sha256:1".into(),
             pushed_at: None,
             size_bytes: None,

@@ -1,7 +1,6 @@
 //! The job summary as GitHub shows it: rendered by a GitHub-flavoured Markdown parser.
 
-use ecr_promote::ecr::ImageInfo;
-use ecr_promote::github::RunInfo;
+use ecr_promote::model::{ImageInfo, RunInfo};
 use ecr_promote::outcome::{DispatchPlan, ImageRow, ImageState, Report, ResultCode};
 use ecr_promote::report::summary;
 
@@ -146,7 +145,7 @@ fn hostile_values_render_as_text() {
 fn gates_and_findings_render_as_tables() {
     let mut r = promoted();
     r.vulnerabilities = Some([("CRITICAL".to_string(), 0), ("HIGH".to_string(), 2)].into());
-    r.gates = vec![ecr_promote::gates::GateReport {
+    r.gates = vec![ecr_promote::outcome::GateReport {
         name: "health".into(),
         passed: false,
         took: std::time::Duration::from_secs(65),

@@ -110,7 +110,7 @@ fn now() -> u64 {
 }
 
 pub fn iso(secs: u64) -> String {
-    ecr_promote::github::iso8601(secs)
+    ecr_promote::text::iso8601(secs as i64)
 }
 
 impl FakeGitHub {

@@ -19,7 +19,7 @@ pub use github::FakeGitHub;
 #[allow(unused_imports)]
 pub use github::Fault;
 
-use ecr_promote::inputs::{INPUTS, input_variable};
+use ecr_promote::config::{INPUTS, input_variable};
 
 /// A made-up token: never a real credential. Tests assert it never leaks.
 pub const TOKEN: &str = "test-token-7f3a9c1e-not-a-secret";
@@ -370,7 +370,7 @@ impl Step {
     pub fn collect(&self, out: std::process::Output, elapsed: Duration) -> Ran {
         let output_file =
             std::fs::read_to_string(self.dir.path().join("output")).unwrap_or_default();
-        let outputs = ecr_promote::report::runner::parse(&output_file).unwrap_or_else(|e| {
+        let outputs = ecr_promote::report::outputs::runner::parse(&output_file).unwrap_or_else(|e| {
             panic!(
                 "the runner would fail the step reading GITHUB_OUTPUT: {e}\n{output_file}\nstdout:\n{}",
                 String::from_utf8_lossy(&out.stdout)

@@ -1,4 +1,5 @@
-//! The registry seam: does a tag exist, and what is it? The trait and its aws-sdk-ecr implementation.
+//! ECR through aws-sdk-ecr: one client per region, credentials and endpoints from the SDK's
+//! standard configuration (including `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_ECR`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,174 +10,13 @@ use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, TagStatus};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
-use crate::inputs::Repository;
-use crate::report::error_chain;
+use super::{
+    Lookup, MANIFEST_TYPES, PREFIX_PAGES, Registry, RegistryError, Resolved, SUGGESTION_PAGES,
+    SUGGESTIONS, Scan, index_platforms,
+};
+use crate::model::{ImageInfo, Repository};
 use crate::suggest::{Candidate, nearest};
-
-/// How many `DescribeImages` pages (of up to 1,000 images) to read for suggestions.
-const SUGGESTION_PAGES: usize = 5;
-/// How many pages prefix resolution reads at most: 50,000 images.
-pub const PREFIX_PAGES: usize = 50;
-/// The manifest types BatchGetImage may answer with: indexes first, so a multi-platform image
-/// comes back as its index.
-const MANIFEST_TYPES: &[&str] = &[
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-];
-const SUGGESTIONS: usize = 5;
-
-/// The image a tag points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageInfo {
-    pub digest: String,
-    /// RFC 3339, UTC.
-    pub pushed_at: Option<String>,
-    pub size_bytes: Option<i64>,
-    /// `ACTIVE`, `ARCHIVED`, ... when ECR reports it.
-    pub status: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
-    Found(ImageInfo),
-    /// The repository exists but the tag is not in it; the nearest existing tags, newest first.
-    TagMissing {
-        suggestions: Vec<String>,
-    },
-    RepositoryMissing,
-}
-
-/// Why the registry could not answer. Each says what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RegistryError {
-    #[error("no usable AWS credentials: {0}")]
-    Credentials(String),
-    #[error("access denied: {0}")]
-    AccessDenied(String),
-    #[error("ECR could not be reached: {0}")]
-    Unreachable(String),
-    #[error("ECR kept throttling the requests: {0}")]
-    Throttled(String),
-    #[error("ECR answered with an error: {0}")]
-    Other(String),
-}
-
-impl RegistryError {
-    pub fn fix(&self) -> &'static str {
-        match self {
-            RegistryError::Credentials(_) => {
-                "add an aws-actions/configure-aws-credentials step before this one (with `permissions: id-token: write` for OIDC), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            }
-            RegistryError::AccessDenied(_) => {
-                "grant the role ecr:DescribeImages on the repositories (see the README's minimal IAM policy)"
-            }
-            RegistryError::Unreachable(_) => {
-                "check aws-region, the network, and AWS_ENDPOINT_URL/AWS_ENDPOINT_URL_ECR if set; then re-run"
-            }
-            RegistryError::Throttled(_) => {
-                "re-run the job later, or verify fewer repositories at once"
-            }
-            RegistryError::Other(_) => {
-                "re-run the job; if it persists, check the AWS Health Dashboard"
-            }
-        }
-    }
-}
-
-/// The newest tag with a prefix, and what it cost to find.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
-    Found {
-        tag: String,
-        info: ImageInfo,
-        pages: usize,
-    },
-    NoMatch {
-        pages: usize,
-    },
-    RepositoryMissing,
-}
-
-/// An image's vulnerability scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scan {
-    /// Finding counts by ECR severity name (`CRITICAL`, `HIGH`, ...).
-    Complete(BTreeMap<String, u64>),
-    InProgress,
-    /// The scan failed or cannot run; ECR's status and description.
-    Failed(String),
-    /// The image was never scanned.
-    Missing,
-}
-
-/// The registry seam. Tests run it against moto's ECR server, and a local server that speaks
-/// ECR's JSON API, through the real SDK.
-pub trait Registry {
-    fn lookup(
-        &self,
-        repo: &Repository,
-        tag: &str,
-    ) -> impl Future<Output = Result<Lookup, RegistryError>> + Send;
-
-    /// The newest `ACTIVE` image with a tag starting with `prefix` (equal push times: the
-    /// greater tag), reading at most `PREFIX_PAGES` pages.
-    fn resolve_prefix(
-        &self,
-        repo: &Repository,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Resolved, RegistryError>> + Send;
-
-    /// The platforms (`os/arch[/variant]`) an image index lists; `None` for a single manifest.
-    fn platforms(
-        &self,
-        repo: &Repository,
-        digest: &str,
-    ) -> impl Future<Output = Result<Option<Vec<String>>, RegistryError>> + Send;
-
-    /// The image's scan; one still in progress is polled until it ends or `wait` runs out.
-    fn scan(
-        &self,
-        repo: &Repository,
-        digest: &str,
-        wait: std::time::Duration,
-    ) -> impl Future<Output = Result<Scan, RegistryError>> + Send;
-}
-
-/// The platforms of an image index (OCI index or Docker manifest list), attestations left out;
-/// `None` when the manifest is a single image's.
-pub fn index_platforms(manifest: &str) -> Option<Vec<String>> {
-    let v: serde_json::Value = serde_json::from_str(manifest).ok()?;
-    let entries = v.get("manifests")?.as_array()?;
-    let mut out: Vec<String> = Vec::new();
-    for m in entries {
-        let p = &m["platform"];
-        let (Some(os), Some(arch)) = (p["os"].as_str(), p["architecture"].as_str()) else {
-            continue;
-        };
-        if os == "unknown" || arch == "unknown" {
-            continue; // build attestations
-        }
-        let platform = match p["variant"].as_str() {
-            Some(variant) => format!("{os}/{arch}/{variant}"),
-            None => format!("{os}/{arch}"),
-        };
-        if !out.contains(&platform) {
-            out.push(platform);
-        }
-    }
-    Some(out)
-}
-
-/// Does `available` satisfy `wanted`? `linux/arm64` is met by `linux/arm64/v8`.
-pub fn has_platform(available: &[String], wanted: &str) -> bool {
-    available.iter().any(|a| {
-        a == wanted
-            || a.strip_prefix(wanted)
-                .is_some_and(|rest| rest.starts_with('/'))
-    })
-}
+use crate::text::error_chain;
 
 /// ECR through aws-sdk-ecr, one client per region, credentials and endpoints from the SDK's
 /// standard configuration (including `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_ECR`).
@@ -189,18 +29,35 @@ pub struct AwsRegistry {
 impl AwsRegistry {
     /// Build clients for the regions the repositories live in. Makes no network call.
     pub async fn new(repositories: &[Repository], scan_poll: Duration) -> AwsRegistry {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        // A plain-HTTP endpoint (a local emulator) needs no TLS: no certificates are loaded.
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_ECR")
+            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+            .unwrap_or_default();
+        let http = if endpoint.starts_with("http://") {
+            // Hidden in the crate's docs, but public and pinned by Cargo.lock.
+            aws_smithy_http_client::Builder::new().build_http()
+        } else {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https()
+        };
+        // A DescribeImages answers in well under a second: a dead or hung endpoint is reported
+        // within 15 s (three tries of 5 s at most), not after a minute.
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(Duration::from_secs(20))
-            .operation_attempt_timeout(Duration::from_secs(25))
-            .operation_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(15))
             .build();
-        let shared = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
-            .timeout_config(timeouts)
+            .timeout_config(timeouts);
+        // Every client gets its region below; giving one here keeps the loader from looking for
+        // a region in the instance metadata service.
+        if let Some(repo) = repositories.first() {
+            loader = loader.region(aws_config::Region::new(repo.region.clone()));
+        }
+        let shared = loader
             // Retries: the SDK's standard mode (3 tries, throttling and 5xx), which
             // AWS_MAX_ATTEMPTS and AWS_RETRY_MODE can change.
             .load()
@@ -592,28 +449,4 @@ fn first_useful(context: &str) -> String {
     let parts: Vec<&str> = line.split(": ").collect();
     // Keep the last three links of "dispatch failure: io error: client error (Connect): ...".
     parts[parts.len().saturating_sub(3)..].join(": ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn platforms_of_an_index_without_attestations() {
-        let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
-            {"digest":"sha256:1","platform":{"os":"linux","architecture":"amd64"}},
-            {"digest":"sha256:2","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
-            {"digest":"sha256:3","platform":{"os":"unknown","architecture":"unknown"}}]}"#;
-        let p = index_platforms(index).unwrap();
-        assert_eq!(p, ["linux/amd64", "linux/arm64/v8"]);
-        assert!(has_platform(&p, "linux/arm64"));
-        assert!(has_platform(&p, "linux/arm64/v8"));
-        assert!(!has_platform(&p, "linux/arm"));
-        assert!(!has_platform(&p, "linux/arm/v7"));
-        assert_eq!(
-            index_platforms(r#"{"schemaVersion":2,"config":{},"layers":[]}"#),
-            None
-        );
-        assert_eq!(index_platforms("not json"), None);
-    }
 }

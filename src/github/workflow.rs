@@ -4,8 +4,25 @@ use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
-/// GitHub accepts at most this many inputs in one dispatch.
+/// github.com and GitHub Enterprise Server 3.20 and later accept at most this many inputs in
+/// one dispatch.
 pub const MAX_INPUTS: usize = 25;
+/// GitHub Enterprise Server before 3.20 accepts at most this many (its description says
+/// `maxProperties: 10`).
+pub const MAX_INPUTS_GHES_BEFORE_3_20: usize = 10;
+
+/// How many inputs the server accepts in a dispatch, from the version GitHub Enterprise Server
+/// reports (`x-github-enterprise-version`, `/meta`'s `installed_version`); `None`: github.com.
+pub fn max_inputs(enterprise_version: Option<&str>) -> usize {
+    let Some(version) = enterprise_version else {
+        return MAX_INPUTS;
+    };
+    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) if (major, minor) < (3, 20) => MAX_INPUTS_GHES_BEFORE_3_20,
+        _ => MAX_INPUTS,
+    }
+}
 /// ... and at most this many characters of inputs in all.
 pub const MAX_INPUT_CHARS: usize = 65_535;
 
@@ -193,7 +210,11 @@ pub fn dispatch_inputs(
 }
 
 /// Check a dispatch the way GitHub will; every problem is returned, not only the first.
-pub fn check(schema: &DispatchSchema, inputs: &BTreeMap<String, String>) -> Vec<Problem> {
+pub fn check(
+    schema: &DispatchSchema,
+    inputs: &BTreeMap<String, String>,
+    max_inputs: usize,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     let declared: Vec<&str> = schema.inputs.keys().map(String::as_str).collect();
     let undeclared: Vec<&str> = inputs
@@ -235,14 +256,18 @@ pub fn check(schema: &DispatchSchema, inputs: &BTreeMap<String, String>) -> Vec<
             }
         }
     }
-    if inputs.len() > MAX_INPUTS {
+    if inputs.len() > max_inputs {
         problems.push(Problem {
             input: None,
             message: format!(
-                "{} inputs would be sent; GitHub accepts at most {MAX_INPUTS}",
+                "{} inputs would be sent; this GitHub accepts at most {max_inputs}",
                 inputs.len()
             ),
-            fix: "send fewer entries in `inputs`".into(),
+            fix: if max_inputs < MAX_INPUTS {
+                "send fewer entries in `inputs`, or set `correlation-input: none` / `digest-input: none` (GitHub Enterprise Server before 3.20 takes at most 10 inputs)".into()
+            } else {
+                "send fewer entries in `inputs`".into()
+            },
         });
     }
     let chars: usize = inputs.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -337,7 +362,7 @@ jobs: {}
                 ("auto_promote", "true")
             ])
         );
-        assert!(check(&s, &sent).is_empty());
+        assert!(check(&s, &sent, MAX_INPUTS).is_empty());
     }
 
     #[test]
@@ -357,7 +382,11 @@ jobs: {}
     #[test]
     fn choice_that_does_not_list_the_next_environment() {
         let s = parse(TEMPLATE).unwrap().unwrap();
-        let p = check(&s, &inputs(&[("environment", "prod"), ("image_tag", "t")]));
+        let p = check(
+            &s,
+            &inputs(&[("environment", "prod"), ("image_tag", "t")]),
+            MAX_INPUTS,
+        );
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].input.as_deref(), Some("environment"));
         assert!(p[0].message.contains("[dev, qa, staging]"), "{:?}", p[0]);
@@ -371,7 +400,7 @@ jobs: {}
         )
         .unwrap()
         .unwrap();
-        let p = check(&s, &inputs(&[("image_tag", "t")]));
+        let p = check(&s, &inputs(&[("image_tag", "t")]), MAX_INPUTS);
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(
             p[0].message
@@ -390,9 +419,10 @@ jobs: {}
                 ("auto_promote", "yes"),
                 ("replicas", "three"),
             ]),
+            MAX_INPUTS,
         );
         assert_eq!(p.len(), 2);
-        assert!(check(&s, &inputs(&[("replicas", "2.5")])).is_empty());
+        assert!(check(&s, &inputs(&[("replicas", "2.5")]), MAX_INPUTS).is_empty());
         let mut many = BTreeMap::new();
         let mut big = DispatchSchema::default();
         for i in 0..26 {
@@ -407,9 +437,29 @@ jobs: {}
             );
             many.insert(format!("i{i}"), "x".into());
         }
-        let p = check(&big, &many);
+        let p = check(&big, &many, MAX_INPUTS);
         assert_eq!(p.len(), 1);
         assert!(p[0].message.contains("at most 25"));
+        let eleven: BTreeMap<String, String> = many.into_iter().take(11).collect();
+        assert!(check(&big, &eleven, max_inputs(None)).is_empty());
+        let p = check(&big, &eleven, max_inputs(Some("3.19.2")));
+        assert_eq!(p.len(), 1);
+        assert!(p[0].message.contains("at most 10"), "{p:?}");
+        assert!(check(&big, &eleven, max_inputs(Some("3.20.0"))).is_empty());
+    }
+
+    #[test]
+    fn the_input_limit_follows_the_server_version() {
+        assert_eq!(max_inputs(None), 25);
+        assert_eq!(max_inputs(Some("3.17.0")), 10);
+        assert_eq!(max_inputs(Some("3.19")), 10);
+        assert_eq!(max_inputs(Some("3.20.1")), 25);
+        assert_eq!(max_inputs(Some("4.0")), 25);
+        assert_eq!(
+            max_inputs(Some("garbage")),
+            25,
+            "unknown: github.com's limit, GitHub has the last word"
+        );
     }
 
     #[test]
@@ -434,6 +484,6 @@ jobs: {}
         let s = parse("on:\n  workflow_dispatch:\n    inputs:\n      a:\n        required: true\n        default: x\n")
             .unwrap()
             .unwrap();
-        assert!(check(&s, &BTreeMap::new()).is_empty());
+        assert!(check(&s, &BTreeMap::new(), MAX_INPUTS).is_empty());
     }
 }

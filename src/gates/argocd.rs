@@ -1,257 +1,18 @@
-//! Gates that establish `deploy_success` beyond the caller's word: a health URL answering
-//! healthy, and an Argo CD application Synced, Healthy and running the promoted image. The HTTP
-//! seam (a trait and its reqwest implementation), the polling, and the pure reading of answers.
+//! The Argo CD gate: the application Synced, Healthy, no operation running, and running the
+//! promoted image; a Rollout paused at a canary step is reported as such.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::inputs::{ArgoGate, HealthGate, format_duration};
-use crate::report::{error_chain, one_line};
-
-/// At most this many answers are kept to show in the summary.
-const KEPT_ANSWERS: usize = 5;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebAnswer {
-    pub status: u16,
-    pub body: String,
-    pub location: Option<String>,
-}
-
-/// Why a request got no answer, in words a person can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebError {
-    Timeout(Duration),
-    Dns(String),
-    Tls(String),
-    Refused(String),
-    Other(String),
-}
-
-impl fmt::Display for WebError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WebError::Timeout(d) => write!(f, "no answer within {}", format_duration(*d)),
-            WebError::Dns(e) => write!(f, "the host name does not resolve (DNS): {e}"),
-            WebError::Tls(e) => write!(
-                f,
-                "TLS failed (certificate not trusted, expired or for another host): {e}"
-            ),
-            WebError::Refused(e) => write!(f, "the connection was refused or reset: {e}"),
-            WebError::Other(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// The HTTP seam. Tests run it against local servers; nothing here is mocked in them.
-pub trait Web {
-    fn get(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-        insecure: bool,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<WebAnswer, WebError>> + Send;
-}
-
-/// reqwest with rustls; redirects are not followed, so a redirect is reported, not hidden. The
-/// clients are built on first use: a run without gates does not pay for loading certificates.
-#[derive(Default)]
-pub struct ReqwestWeb {
-    strict: std::sync::OnceLock<Result<reqwest::Client, String>>,
-    insecure: std::sync::OnceLock<Result<reqwest::Client, String>>,
-}
-
-impl ReqwestWeb {
-    pub fn new() -> ReqwestWeb {
-        ReqwestWeb::default()
-    }
-
-    fn client(&self, insecure: bool) -> Result<&reqwest::Client, WebError> {
-        let cell = if insecure {
-            &self.insecure
-        } else {
-            &self.strict
-        };
-        cell.get_or_init(|| {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(5))
-                .tls_danger_accept_invalid_certs(insecure)
-                .user_agent(concat!("ecr-promote/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| format!("could not build the HTTP client: {}", error_chain(&e)))
-        })
-        .as_ref()
-        .map_err(|e| WebError::Other(e.clone()))
-    }
-}
-
-fn classify(err: &reqwest::Error, timeout: Duration) -> WebError {
-    let chain = error_chain(err);
-    let lower = chain.to_ascii_lowercase();
-    if err.is_timeout() {
-        WebError::Timeout(timeout)
-    } else if lower.contains("dns")
-        || lower.contains("failed to lookup")
-        || lower.contains("name or service not known")
-    {
-        WebError::Dns(chain)
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-    {
-        WebError::Tls(chain)
-    } else if lower.contains("refused") || lower.contains("reset") {
-        WebError::Refused(chain)
-    } else {
-        WebError::Other(chain)
-    }
-}
-
-impl Web for ReqwestWeb {
-    async fn get(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-        insecure: bool,
-        timeout: Duration,
-    ) -> Result<WebAnswer, WebError> {
-        let mut request = self.client(insecure)?.get(url).timeout(timeout);
-        for (k, v) in headers {
-            request = request.header(k.as_str(), v.as_str());
-        }
-        let response = request.send().await.map_err(|e| classify(&e, timeout))?;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = response.text().await.map_err(|e| classify(&e, timeout))?;
-        Ok(WebAnswer {
-            status,
-            body,
-            location,
-        })
-    }
-}
-
-/// What a gate found, for the summary and the result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GateReport {
-    pub name: String,
-    pub passed: bool,
-    pub took: Duration,
-    /// One line: why it passed or what it was waiting for when it gave up.
-    pub summary: String,
-    /// The last answers, newest last.
-    pub last: Vec<String>,
-}
-
-/// Keep `line` among the last answers shown in the summary.
-pub(crate) fn keep(last: &mut VecDeque<String>, line: String) {
-    if last.len() == KEPT_ANSWERS {
-        last.pop_front();
-    }
-    last.push_back(one_line(&line));
-}
-
-fn snippet(body: &str) -> String {
-    let s: String = one_line(body).chars().take(80).collect();
-    if s.is_empty() {
-        "(empty body)".into()
-    } else {
-        s
-    }
-}
-
-/// Poll the health URL until it answers healthy `checks` times in a row, or `limit` passes.
-pub async fn health<W: Web>(web: &W, gate: &HealthGate, limit: Duration) -> GateReport {
-    let start = Instant::now();
-    let deadline = start + limit;
-    let headers: Vec<(String, String)> = gate
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.expose().to_string()))
-        .collect();
-    let mut streak = 0;
-    let mut last = VecDeque::new();
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let answer = web
-            .get(
-                &gate.url,
-                &headers,
-                false,
-                remaining
-                    .min(Duration::from_secs(10))
-                    .max(Duration::from_millis(100)),
-            )
-            .await;
-        let (healthy, line) = match answer {
-            Ok(a) if (300..400).contains(&a.status) => (
-                false,
-                format!(
-                    "{} redirect to {}: point health-url at the final URL",
-                    a.status,
-                    a.location.as_deref().unwrap_or("(no location)")
-                ),
-            ),
-            Ok(a) => {
-                let status_ok = a.status == gate.status;
-                let body_ok = gate.body.as_deref().is_none_or(|b| a.body.contains(b));
-                let line = match (status_ok, body_ok) {
-                    (true, true) => format!("{} healthy", a.status),
-                    (false, _) => format!(
-                        "{} (expected {}): {}",
-                        a.status,
-                        gate.status,
-                        snippet(&a.body)
-                    ),
-                    (true, false) => format!(
-                        "{} but the body lacks {:?}: {}",
-                        a.status,
-                        gate.body.as_deref().unwrap_or_default(),
-                        snippet(&a.body)
-                    ),
-                };
-                (status_ok && body_ok, line)
-            }
-            Err(e) => (false, e.to_string()),
-        };
-        streak = if healthy { streak + 1 } else { 0 };
-        println!("health {}: {}", one_line(&gate.url), one_line(&line));
-        keep(&mut last, line);
-        if streak >= gate.checks {
-            return GateReport {
-                name: "health".into(),
-                passed: true,
-                took: start.elapsed(),
-                summary: format!("{} healthy {} time(s) in a row", gate.url, gate.checks),
-                last: last.into(),
-            };
-        }
-        if Instant::now() + gate.interval >= deadline {
-            return GateReport {
-                name: "health".into(),
-                passed: false,
-                took: start.elapsed(),
-                summary: format!(
-                    "{} was not healthy {} time(s) in a row within {}; last: {}",
-                    gate.url,
-                    gate.checks,
-                    format_duration(limit),
-                    last.back().cloned().unwrap_or_default()
-                ),
-                last: last.into(),
-            };
-        }
-        tokio::time::sleep(gate.interval).await;
-    }
-}
+use super::{Context, Verdict, keep, snippet};
+use crate::config::ArgoGate;
+use crate::outcome::{Failure, GateReport, ImageState, ResultCode};
+use crate::report::log;
+use crate::text::{format_duration, one_line};
+use crate::web::Web;
 
 /// An image the cluster must run: repository name, tag and digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,8 +136,45 @@ pub fn app_state(app: &Value, expected: &[Expected]) -> AppState {
     ))
 }
 
+/// The gate: the application ready, running the verified image, within the environment's limit.
+pub(super) async fn check<R, W: Web>(ctx: &Context<'_, R, W>) -> Verdict {
+    let Some(gate) = &ctx.inputs.gates.argocd else {
+        return Verdict::default();
+    };
+    let expected: Vec<Expected> = ctx
+        .images
+        .iter()
+        .filter_map(|row| match &row.state {
+            ImageState::Found(info) => Some(Expected {
+                repository: row.name.clone(),
+                tag: ctx.tag.to_string(),
+                digest: info.digest.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let env = &ctx.inputs.environment;
+    let limit = ctx.limit();
+    let report = poll(ctx.web, gate, &expected, limit, ctx.poll).await;
+    let failure = (!report.passed).then(|| {
+        Failure::new(
+            ResultCode::Unhealthy,
+            format!("Argo CD application {}", report.summary),
+            format!(
+                "look at the application in Argo CD; a rollout that is only slow needs a larger limit in `timeouts` (now {env}={})",
+                format_duration(limit)
+            ),
+        )
+    });
+    Verdict {
+        failure,
+        report: Some(report),
+        ..Verdict::default()
+    }
+}
+
 /// Poll the Argo CD application until it is ready, or `limit` passes.
-pub async fn argocd<W: Web>(
+pub async fn poll<W: Web>(
     web: &W,
     gate: &ArgoGate,
     expected: &[Expected],
@@ -450,7 +248,7 @@ pub async fn argocd<W: Web>(
             Ok(a) => format!("{}: {}", a.status, snippet(&a.body)),
             Err(e) => e.to_string(),
         };
-        println!("argocd {}: {}", gate.app, one_line(&line));
+        log::line(&format!("argocd {}: {line}", gate.app));
         keep(&mut last, line);
         if Instant::now() + poll >= deadline {
             return done(

@@ -1,122 +1,24 @@
-//! The GitHub seam: the target workflow, its file, and the dispatch. The trait and its octocrab
-//! implementation, with our own retry policy (octocrab's would resend a dispatch blindly).
+//! GitHub through octocrab, with our own retry policy: octocrab's would resend a dispatch
+//! blindly, and a dispatch must be sent at most once.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use http::{HeaderMap, Method, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::inputs::{DispatchTarget, WorkflowId};
-use crate::report::error_chain;
-use crate::retry::{Policy, jitter, rate_limit_wait};
+use super::retry::{Policy, jitter, rate_limit_wait};
+use super::{
+    API_VERSION, CLOCK_SKEW, Dispatched, GhError, GitHub, ListedRun, RunPoll, WorkflowMeta,
+    message_of, pick_run, run_from_details,
+};
+use crate::model::{Correlation, DispatchTarget, RunInfo, WorkflowId};
+use crate::text::{error_chain, iso8601};
 
-/// The REST API version we speak; `return_run_details` works with it on github.com.
-pub const API_VERSION: &str = "2022-11-28";
-/// Correlation ids start with this, so runs of other promotions can be told apart.
-pub const CORRELATION_PREFIX: &str = "ecrp-";
 /// No single HTTP exchange may take longer than this, whatever the server does.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct WorkflowMeta {
-    pub id: u64,
-    pub path: String,
-    pub state: String,
-    #[serde(default)]
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunInfo {
-    pub id: u64,
-    pub url: String,
-}
-
-/// A workflow run as `wait-for` follows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunPoll {
-    NotModified,
-    State {
-        /// `queued`, `in_progress`, `waiting`, `completed`, ...
-        status: String,
-        conclusion: Option<String>,
-        url: String,
-        etag: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GhError {
-    /// 404: the repository, workflow or file does not exist (or the token cannot see it).
-    #[error("not found (404): {0}")]
-    NotFound(String),
-    /// Another 4xx: GitHub understood and refused.
-    #[error("refused ({status}): {message}")]
-    Refused { status: u16, message: String },
-    /// GitHub could not be reached, or kept failing after retries.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// The GitHub seam. Tests run it against a local server that answers like GitHub's REST API.
-pub trait GitHub {
-    fn workflow(
-        &self,
-        workflow: &WorkflowId,
-    ) -> impl Future<Output = Result<WorkflowMeta, GhError>> + Send;
-    fn file(
-        &self,
-        path: &str,
-        git_ref: &str,
-    ) -> impl Future<Output = Result<String, GhError>> + Send;
-    /// Dispatch at most once: `Ok` means GitHub accepted it (with the run when it said which).
-    /// A run's state; `etag` from the last answer makes the request conditional (a 304 does not
-    /// count against the rate limit).
-    fn run_status(
-        &self,
-        run_id: u64,
-        etag: Option<&str>,
-    ) -> impl Future<Output = Result<RunPoll, GhError>> + Send;
-
-    /// Dispatch at most once. `Ok` means GitHub accepted it, with the run when GitHub said which
-    /// (or a lost answer was matched to its run); `correlation` is the unique id sent in the
-    /// inputs, when the target declares one.
-    fn dispatch(
-        &self,
-        workflow: &WorkflowId,
-        git_ref: &str,
-        inputs: &BTreeMap<String, String>,
-        correlation: Option<&Correlation>,
-    ) -> impl Future<Output = Result<Dispatched, GhError>> + Send;
-
-    /// After an accepted dispatch that did not say which run it started (a 204), look for it.
-    fn find_run(
-        &self,
-        workflow: &WorkflowId,
-        git_ref: &str,
-        since: u64,
-        correlation: Option<&Correlation>,
-    ) -> impl Future<Output = Option<RunInfo>> + Send;
-}
-
-/// The unique id sent with a dispatch, and whether the target's `run-name` shows it (then a run
-/// is ours only when its title carries the id).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Correlation {
-    pub id: String,
-    pub strict: bool,
-}
-
-/// An accepted dispatch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dispatched {
-    pub run: Option<RunInfo>,
-    /// When the accepted attempt was sent (epoch seconds), for `find_run`.
-    pub since: u64,
-}
 
 /// One HTTP answer, read whole.
 struct Answer {
@@ -136,28 +38,12 @@ pub struct OctoGitHub {
     /// `/repos/OWNER/NAME`
     repo_path: String,
     policy: Policy,
-}
-
-fn message_of(body: &str) -> String {
-    let msg = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| body.chars().take(300).collect());
-    crate::report::one_line(&msg.split_whitespace().collect::<Vec<_>>().join(" "))
+    /// `x-github-enterprise-version`, as the last answer gave it.
+    enterprise_version: std::sync::Mutex<Option<String>>,
 }
 
 fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for a moment `secs` since the epoch (GitHub's timestamp form).
-pub fn iso8601(secs: u64) -> String {
-    aws_sdk_ecr::primitives::DateTime::from_secs(secs as i64)
-        .fmt(aws_sdk_ecr::primitives::DateTimeFormat::DateTime)
-        .unwrap_or_default()
+    crate::text::now_epoch().max(0) as u64
 }
 
 /// Percent-encode a query value.
@@ -193,29 +79,61 @@ fn never_sent(err: &octocrab::Error) -> bool {
 }
 
 impl OctoGitHub {
+    /// A client for `target`'s repository on its API URL. TLS is set up only for an HTTPS
+    /// URL, from the roots loaded once for every client of ours.
     pub fn new(target: &DispatchTarget, policy: Policy) -> anyhow::Result<OctoGitHub> {
         use anyhow::Context;
-        let client = octocrab::Octocrab::builder()
-            .base_uri(target.api_url.as_str())
-            .context("GITHUB_API_URL is not a valid URL")?
-            .personal_token(target.token.expose().to_string())
-            .add_header(
+        use octocrab::service::middleware::base_uri::BaseUriLayer;
+        use octocrab::service::middleware::extra_headers::ExtraHeadersLayer;
+        let base: http::Uri = target
+            .api_url
+            .parse()
+            .context("the GitHub API URL is not a valid URL")?;
+        let tls = if base.scheme_str() == Some("https") {
+            crate::tls::verified().map_err(|e| anyhow::anyhow!("could not set up TLS: {e}"))?
+        } else {
+            crate::tls::plain()
+        };
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let service =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build::<_, octocrab::OctoBody>(connector);
+        let mut token = header::HeaderValue::from_str(&format!("Bearer {}", target.token.expose()))
+            .context("the token is not a valid header value")?;
+        token.set_sensitive(true);
+        let headers = vec![
+            (
                 header::USER_AGENT,
-                concat!("ecr-promote/", env!("CARGO_PKG_VERSION")).into(),
-            )
-            .add_header(
+                header::HeaderValue::from_static(concat!(
+                    "ecr-promote/",
+                    env!("CARGO_PKG_VERSION")
+                )),
+            ),
+            (
                 header::HeaderName::from_static("x-github-api-version"),
-                API_VERSION.into(),
-            )
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .set_write_timeout(Some(Duration::from_secs(20)))
+                header::HeaderValue::from_static(API_VERSION),
+            ),
+            (header::AUTHORIZATION, token),
+        ];
+        let client = octocrab::OctocrabBuilder::new_empty()
+            .with_service(service)
+            .with_layer(&BaseUriLayer::new(base))
+            .with_layer(&ExtraHeadersLayer::new(std::sync::Arc::new(headers)))
+            .with_auth(octocrab::AuthState::None)
             .build()
-            .context("could not build the GitHub client (are CA certificates installed?)")?;
+            .context("could not build the GitHub client")?;
         Ok(OctoGitHub {
             client,
             repo_path: format!("/repos/{}", target.repository),
             policy,
+            enterprise_version: std::sync::Mutex::new(None),
         })
     }
 
@@ -248,6 +166,13 @@ impl OctoGitHub {
             })?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
+            if let Some(version) = headers
+                .get("x-github-enterprise-version")
+                .and_then(|v| v.to_str().ok())
+                && let Ok(mut slot) = self.enterprise_version.lock()
+            {
+                *slot = Some(version.to_string());
+            }
             let body = self
                 .client
                 .body_to_string(response)
@@ -323,7 +248,7 @@ impl OctoGitHub {
         git_ref: &str,
         since: u64,
     ) -> Result<Vec<ListedRun>, GhError> {
-        let since_text = iso8601(since);
+        let since_text = iso8601(since as i64);
         let path = format!(
             "{}/actions/workflows/{}/runs?event=workflow_dispatch&branch={}&created={}&per_page=20",
             self.repo_path,
@@ -370,47 +295,11 @@ impl OctoGitHub {
 }
 
 /// A run from the list of a workflow's runs, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedRun {
-    pub run: RunInfo,
-    /// `display_title`: the target's `run-name`, which should include the correlation id.
-    pub title: String,
-}
-
-/// Which of the runs created since a dispatch attempt is the one it started. With a correlation
-/// id in the target's `run-name` (strict), only the run whose title carries it. Otherwise that
-/// run if any; runs carrying another id belong to other promotions; failing those, the newest
-/// run, since time and branch are all there is to match on.
-pub fn pick_run(runs: &[ListedRun], correlation: Option<&Correlation>) -> Option<RunInfo> {
-    if let Some(c) = correlation {
-        if let Some(ours) = runs.iter().find(|r| r.title.contains(&c.id)) {
-            return Some(ours.run.clone());
-        }
-        if c.strict {
-            return None;
-        }
-    }
-    runs.iter()
-        .find(|r| !r.title.contains(CORRELATION_PREFIX))
-        .map(|r| r.run.clone())
-}
-
-/// How far GitHub's clock may be behind ours when runs are matched by creation time.
-const CLOCK_SKEW: u64 = 10;
-
-fn run_from_details(body: &str) -> Option<RunInfo> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    let id = v.get("workflow_run_id").and_then(Value::as_u64)?;
-    let url = v
-        .get("html_url")
-        .and_then(Value::as_str)
-        .or_else(|| v.get("run_url").and_then(Value::as_str))
-        .unwrap_or_default()
-        .to_string();
-    Some(RunInfo { id, url })
-}
-
 impl GitHub for OctoGitHub {
+    fn enterprise_version(&self) -> Option<String> {
+        self.enterprise_version.lock().ok().and_then(|v| v.clone())
+    }
+
     /// After a 204 (no run details), find the run: the one with our correlation id, or the only
     /// new one.
     async fn find_run(
@@ -700,72 +589,5 @@ mod tests {
             encode_path(".github/workflows/a b.yml"),
             ".github/workflows/a%20b.yml"
         );
-    }
-
-    #[test]
-    fn reads_github_messages_and_run_details() {
-        assert_eq!(
-            message_of(
-                r#"{"message":"Unexpected inputs provided: [\"x\"]","documentation_url":"u"}"#
-            ),
-            r#"Unexpected inputs provided: ["x"]"#
-        );
-        assert_eq!(message_of("plain\ntext"), "plain text");
-        let run = run_from_details(
-            r#"{"workflow_run_id": 42, "run_url": "api", "html_url": "https://h/r/42"}"#,
-        );
-        assert_eq!(
-            run,
-            Some(RunInfo {
-                id: 42,
-                url: "https://h/r/42".into()
-            })
-        );
-        assert_eq!(run_from_details(""), None);
-    }
-
-    #[test]
-    fn picking_the_run_a_dispatch_started() {
-        let run = |id: u64, title: &str| ListedRun {
-            run: RunInfo {
-                id,
-                url: String::new(),
-            },
-            title: title.into(),
-        };
-        let id = "ecrp-00000000000000aa";
-        let loose = Correlation {
-            id: id.into(),
-            strict: false,
-        };
-        let strict = Correlation {
-            id: id.into(),
-            strict: true,
-        };
-        // Newest first: another promotion's run came after ours.
-        let runs = [
-            run(3, "deploy qa ecrp-00000000000000bb"),
-            run(2, &format!("deploy qa {id}")),
-        ];
-        assert_eq!(pick_run(&runs, Some(&loose)).unwrap().id, 2);
-        assert_eq!(pick_run(&runs, Some(&strict)).unwrap().id, 2);
-        // Only other promotions' runs: none is ours, so the dispatch was not taken.
-        assert_eq!(pick_run(&runs[..1], Some(&loose)), None);
-        // A run-name without ids: time and branch decide, unless the run-name shows the id.
-        let plain = [run(5, "deploy"), run(4, "deploy")];
-        assert_eq!(pick_run(&plain, Some(&loose)).unwrap().id, 5);
-        assert_eq!(
-            pick_run(&plain, Some(&strict)),
-            None,
-            "a manual run is never taken for ours"
-        );
-        assert_eq!(pick_run(&plain, None).unwrap().id, 5);
-        assert_eq!(pick_run(&[], None), None);
-    }
-
-    #[test]
-    fn timestamps_in_github_form() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_769_691_367), "2026-01-29T12:56:07Z");
     }
 }
