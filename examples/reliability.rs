@@ -228,7 +228,7 @@ fn scenarios() -> Vec<Scenario> {
             fault: "ECR 500, persistent",
             expected: "error",
             dispatches: 0,
-            setup: |e, _| e.fault("InternalServerException", 500, 100),
+            setup: |e, _| e.fault("ServerException", 500, 100),
             step: same,
             run: Run::Plain,
         },

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod chain;
+mod conformance;
 mod contract;
 mod faults;
 mod gates;

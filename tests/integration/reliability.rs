@@ -163,7 +163,7 @@ fn a_registry_that_never_answers_ends_at_the_time_budget() {
 fn aws_faults_name_the_cause_and_the_fix() {
     let cases = [
         ("ThrottlingException", 400, "throttling"),
-        ("InternalServerException", 500, "ECR answered"),
+        ("ServerException", 500, "ECR answered"),
         ("ExpiredTokenException", 400, "credentials"),
         ("AccessDeniedException", 400, "ecr:DescribeImages"),
     ];
