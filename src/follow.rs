@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::config::WaitFor;
 use crate::gates::keep;
 use crate::github::{GitHub, RunPoll};
-use crate::outcome::{GateReport, Report, ResultCode};
+use crate::outcome::{Failure, GateReport, Report, ResultCode};
 use crate::report::log;
 use crate::text::{format_duration, one_line};
 
@@ -30,11 +30,13 @@ pub async fn follow_run<G: GitHub>(
         "complete"
     };
     let Some(run) = report.run.clone() else {
-        report.result = ResultCode::DownstreamTimeout;
-        report.message = format!(
-            "`{next}` was dispatched, but GitHub did not say which run it started, so it cannot be followed"
-        );
-        report.fix = Some("find the run in the Actions tab; on GitHub Enterprise Server before 3.21 declare a correlation input so the run can be found".into());
+        report.fail(Failure::new(
+            ResultCode::DownstreamTimeout,
+            format!(
+                "`{next}` was dispatched, but GitHub did not say which run it started, so it cannot be followed"
+            ),
+            "find the run in the Actions tab; on GitHub Enterprise Server before 3.21 declare a correlation input so the run can be found",
+        ));
         return;
     };
     let mut etag: Option<String> = None;
@@ -93,12 +95,14 @@ pub async fn follow_run<G: GitHub>(
                             .message
                             .push_str(&format!("; run {} succeeded", run.id));
                     } else {
-                        report.result = ResultCode::DownstreamFailed;
-                        report.message = format!(
-                            "`{next}` was dispatched, and its run {} concluded `{conclusion}`",
-                            run.id
-                        );
-                        report.fix = Some(format!("look at the run's log: {}", run.url));
+                        report.fail(Failure::new(
+                            ResultCode::DownstreamFailed,
+                            format!(
+                                "`{next}` was dispatched, and its run {} concluded `{conclusion}`",
+                                run.id
+                            ),
+                            format!("look at the run's log: {}", run.url),
+                        ));
                     }
                     return;
                 }
@@ -119,8 +123,7 @@ pub async fn follow_run<G: GitHub>(
                 summary: format!("did not {wanted} within {limit_text}: {status}"),
                 last: last.iter().cloned().collect(),
             });
-            report.result = ResultCode::DownstreamTimeout;
-            report.message = if waiting {
+            let message = if waiting {
                 format!(
                     "`{next}` was dispatched; its run {} is waiting for approval and did not {wanted} within {limit_text} (`{next}`'s limit)",
                     run.id
@@ -131,7 +134,7 @@ pub async fn follow_run<G: GitHub>(
                     run.id
                 )
             };
-            report.fix = Some(if waiting {
+            let fix = if waiting {
                 format!(
                     "approve the deployment to `{next}` in the run ({}), or raise `{next}` in `timeouts`",
                     run.url
@@ -141,7 +144,8 @@ pub async fn follow_run<G: GitHub>(
                     "follow the run ({}); raise `{next}` in `timeouts` if it is only slow",
                     run.url
                 )
-            });
+            };
+            report.fail(Failure::new(ResultCode::DownstreamTimeout, message, fix));
             return;
         }
         tokio::time::sleep(interval).await;

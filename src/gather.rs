@@ -9,6 +9,7 @@ use crate::config::{Inputs, TagMatch};
 use crate::ecr::{Lookup, Registry, RegistryError, Resolved};
 use crate::github::{GhError, GitHub, WorkflowMeta};
 use crate::model::DispatchTarget;
+use crate::record::{History, Record, Records, payload_of};
 
 /// Each repository's answer, in the order of `inputs.image.repositories`.
 #[derive(Debug)]
@@ -28,16 +29,21 @@ pub struct WorkflowFacts {
     pub enterprise_version: Option<String>,
 }
 
-/// Every repository's answer for the tag (or the prefix), concurrently.
-pub async fn images<R: Registry>(inputs: &Inputs, registry: &R) -> ImageAnswers {
+/// Every repository's answer for `tag` (or the prefix), concurrently.
+pub async fn images<R: Registry>(
+    inputs: &Inputs,
+    registry: &R,
+    tag: &str,
+    match_: TagMatch,
+) -> ImageAnswers {
     let image = &inputs.image;
-    match image.tag_match {
+    match match_ {
         TagMatch::Exact => ImageAnswers::Exact(
             join_all(
                 image
                     .repositories
                     .iter()
-                    .map(|repo| registry.lookup(repo, &image.tag)),
+                    .map(|repo| registry.lookup(repo, tag)),
             )
             .await,
         ),
@@ -46,7 +52,7 @@ pub async fn images<R: Registry>(inputs: &Inputs, registry: &R) -> ImageAnswers 
                 image
                     .repositories
                     .iter()
-                    .map(|repo| registry.resolve_prefix(repo, &image.tag)),
+                    .map(|repo| registry.resolve_prefix(repo, tag)),
             )
             .await,
         ),
@@ -78,4 +84,55 @@ pub async fn workflow<G: GitHub>(target: &DispatchTarget, github: &G) -> Workflo
         file,
         enterprise_version: github.enterprise_version(),
     }
+}
+
+/// How many records of each environment are listed: enough for what runs there, what ran
+/// before, a hold, and the records of an image promoted recently.
+pub const RECORDS_LISTED: u32 = 50;
+
+/// Each environment's records, newest first, without their statuses: one request each, all
+/// at once.
+pub async fn record_lists<G: GitHub>(
+    github: &G,
+    environments: &[String],
+) -> Result<Records, GhError> {
+    let pages = join_all(
+        environments
+            .iter()
+            .map(|env| github.deployments(env, RECORDS_LISTED, 1)),
+    )
+    .await;
+    let mut records = Records::default();
+    for (env, page) in environments.iter().zip(pages) {
+        let listed: Vec<Record> = page?
+            .into_iter()
+            .filter_map(|d| {
+                Some(Record {
+                    id: d.id,
+                    environment: d.environment,
+                    sha: d.sha,
+                    created_at: d.created_at,
+                    payload: payload_of(&d.payload)?,
+                    statuses: None,
+                })
+            })
+            .collect();
+        records
+            .histories
+            .insert(env.clone(), History::new(env, listed));
+    }
+    Ok(records)
+}
+
+/// The statuses of these records, all at once.
+pub async fn record_statuses<G: GitHub>(
+    github: &G,
+    records: &mut Records,
+    ids: &[u64],
+) -> Result<(), GhError> {
+    let answers = join_all(ids.iter().map(|id| github.statuses(*id))).await;
+    for (id, answer) in ids.iter().zip(answers) {
+        records.set_statuses(*id, answer?);
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ pub mod github;
 pub mod model;
 pub mod outcome;
 pub mod pipeline;
+pub mod record;
 pub mod report;
 pub mod runtime;
 pub mod suggest;

@@ -177,8 +177,8 @@ async fn action(source: &dyn Source) -> Report {
         if std::env::var_os("ECR_PROMOTE_TEST_PANIC").is_some() {
             panic!("test panic requested by ECR_PROMOTE_TEST_PANIC");
         }
-        let github = match &inputs.dispatch.target {
-            Some(target) => match OctoGitHub::new(target, policy) {
+        let github = match &inputs.github {
+            Some(access) => match OctoGitHub::new(access, policy) {
                 Ok(g) => Some(g),
                 Err(e) => {
                     let mut r = decide::base_report(&inputs);
@@ -205,7 +205,8 @@ async fn action(source: &dyn Source) -> Report {
 
 fn print_inputs(inputs: &Inputs) {
     log::line(&format!(
-        "environment: {} (chain {})",
+        "mode: {}; environment: {} (chain {})",
+        inputs.mode.as_str(),
         inputs.environment,
         inputs.chain.arrows()
     ));
@@ -213,7 +214,11 @@ fn print_inputs(inputs: &Inputs) {
         "next environment: {}",
         inputs.next_environment().unwrap_or("(end of chain)")
     ));
-    log::line(&format!("image tag: {}", inputs.image.tag));
+    match (&inputs.image.tag, &inputs.rules.from_environment) {
+        (Some(tag), _) => log::line(&format!("image tag: {tag}")),
+        (None, Some(from)) => log::line(&format!("image: what `{from}` runs now")),
+        (None, None) => log::line("image: from the record"),
+    }
     for repo in &inputs.image.repositories {
         log::line(&format!("repository: {} ({})", repo.display(), repo.region));
     }
@@ -226,8 +231,14 @@ fn print_inputs(inputs: &Inputs) {
     ));
     if let Some(t) = &inputs.dispatch.target {
         log::line(&format!(
-            "dispatch: {} in {} on {} via {}",
-            t.workflow, t.repository, t.git_ref, t.api_url
+            "dispatch: {} in {} on {}",
+            t.workflow, t.repository, t.git_ref
+        ));
+    }
+    if let Some(g) = &inputs.github {
+        log::line(&format!(
+            "GitHub: {} via {}; record: {}",
+            g.repository, g.api_url, inputs.record.enabled
         ));
     }
 }

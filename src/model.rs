@@ -190,15 +190,44 @@ impl fmt::Display for WorkflowId {
     }
 }
 
-/// Where and how to reach GitHub and what to dispatch: resolved only when a dispatch may happen.
+/// How to reach GitHub: the repository that holds the workflows and the record, a token, and
+/// the REST API's base URL.
+#[derive(Debug, Clone)]
+pub struct GitHubAccess {
+    /// `owner/name`
+    pub repository: String,
+    pub token: Secret,
+    pub api_url: String,
+}
+
+/// What to dispatch: resolved only when a dispatch may happen.
 #[derive(Debug, Clone)]
 pub struct DispatchTarget {
     pub repository: String,
     pub workflow: WorkflowId,
     /// The branch or tag, as a bare name (`main`, `v1.2`).
     pub git_ref: String,
-    pub token: Secret,
-    pub api_url: String,
+}
+
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// After the deploy of `environment`: verify, record, promote to the next one.
+    Promote,
+    /// Before the deploy: decide which image may enter `environment`.
+    Resolve,
+    /// Send `environment` back to an image it ran before.
+    Rollback,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Promote => "promote",
+            Mode::Resolve => "resolve",
+            Mode::Rollback => "rollback",
+        }
+    }
 }
 
 /// A workflow run.

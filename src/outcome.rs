@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::model::{Correlation, ImageInfo, RunInfo};
+use crate::model::{Correlation, ImageInfo, Mode, RunInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultCode {
@@ -24,6 +24,14 @@ pub enum ResultCode {
     Unhealthy,
     DownstreamFailed,
     DownstreamTimeout,
+    Resolved,
+    NotVerifiedUpstream,
+    Soaking,
+    Frozen,
+    Held,
+    RolledBack,
+    NoRollbackTarget,
+    TagRejected,
 }
 
 pub const RESULT_CODES: &[ResultCode] = &[
@@ -43,6 +51,14 @@ pub const RESULT_CODES: &[ResultCode] = &[
     ResultCode::Unhealthy,
     ResultCode::DownstreamFailed,
     ResultCode::DownstreamTimeout,
+    ResultCode::Resolved,
+    ResultCode::NotVerifiedUpstream,
+    ResultCode::Soaking,
+    ResultCode::Frozen,
+    ResultCode::Held,
+    ResultCode::RolledBack,
+    ResultCode::NoRollbackTarget,
+    ResultCode::TagRejected,
 ];
 
 impl ResultCode {
@@ -64,9 +80,19 @@ impl ResultCode {
             ResultCode::Unhealthy => "unhealthy",
             ResultCode::DownstreamFailed => "downstream-failed",
             ResultCode::DownstreamTimeout => "downstream-timeout",
+            ResultCode::Resolved => "resolved",
+            ResultCode::NotVerifiedUpstream => "not-verified-upstream",
+            ResultCode::Soaking => "soaking",
+            ResultCode::Frozen => "frozen",
+            ResultCode::Held => "held",
+            ResultCode::RolledBack => "rolled-back",
+            ResultCode::NoRollbackTarget => "no-rollback-target",
+            ResultCode::TagRejected => "tag-rejected",
         }
     }
 
+    /// Whether the result is a failure when nothing says otherwise. `soaking`, `frozen`,
+    /// `held` and `rolled-back` depend on the mode: the report that carries them says.
     pub fn is_failure(self) -> bool {
         !matches!(
             self,
@@ -74,6 +100,8 @@ impl ResultCode {
                 | ResultCode::EndOfChain
                 | ResultCode::AutoPromoteDisabled
                 | ResultCode::DryRun
+                | ResultCode::Resolved
+                | ResultCode::RolledBack
         )
     }
 
@@ -180,6 +208,10 @@ pub struct GateReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     pub result: ResultCode,
+    /// The run failed: exit 1 unless `fail-on-error` is off. Set with the result (a refusal
+    /// by `resolve` fails; the same code from `promote` stops without failing).
+    pub failed: bool,
+    pub mode: Mode,
     pub deploy_success: bool,
     pub promoted: bool,
     /// One line for people: what happened.
@@ -203,12 +235,55 @@ pub struct Report {
     pub gates: Vec<GateReport>,
     /// The dispatched run's conclusion, when `wait-for` saw it complete.
     pub run_conclusion: Option<String>,
+    /// This run's record, when it was written.
+    pub record: Option<RecordRef>,
+    /// What the environment ran before this run: its tag and digest(s).
+    pub previous: Option<(String, String)>,
+    /// The tag a rollback dispatched.
+    pub rolled_back_to: Option<String>,
+    /// What runs where, for the summary.
+    pub environments: Vec<EnvironmentRow>,
+    /// Things that went wrong without changing the result (a record not written, say).
+    pub warnings: Vec<String>,
+    /// One line of delivery figures for the summary (the end of the chain).
+    pub metrics: Option<String>,
+    /// A Mermaid chart for the summary.
+    pub chart: Option<String>,
+    /// What was checked and passed, for the summary (a resolve run's admission, say).
+    pub checks: Vec<String>,
+}
+
+/// A deployment this run wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRef {
+    pub id: u64,
+    pub url: String,
+}
+
+/// One environment of the chain as the record has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentRow {
+    pub name: String,
+    /// The image it runs now, when the record knows.
+    pub tag: Option<String>,
+    pub digests: BTreeMap<String, String>,
+    /// The commit the image was built from.
+    pub sha: Option<String>,
+    /// Epoch seconds of its success.
+    pub since: Option<i64>,
+    pub held: bool,
+    /// When a freeze holds it: until when (a sentence).
+    pub frozen: Option<String>,
+    /// This run's environment.
+    pub this_run: bool,
 }
 
 impl Report {
     pub fn new(result: ResultCode, message: impl Into<String>) -> Report {
         Report {
             result,
+            failed: result.is_failure(),
+            mode: Mode::Promote,
             deploy_success: false,
             promoted: false,
             message: message.into(),
@@ -225,25 +300,55 @@ impl Report {
             vulnerabilities: None,
             gates: Vec::new(),
             run_conclusion: None,
+            record: None,
+            previous: None,
+            rolled_back_to: None,
+            environments: Vec::new(),
+            warnings: Vec::new(),
+            metrics: None,
+            chart: None,
+            checks: Vec::new(),
         }
     }
 
-    /// Take a failure's result, message, fix and details.
+    /// Take a failure's result, message, fix and details: the run failed.
     pub fn fail(&mut self, failure: Failure) {
         self.result = failure.result;
         self.message = failure.message;
         self.fix = Some(failure.fix);
         self.details = failure.details;
+        self.failed = true;
     }
 
+    /// Take a refusal that stops the run without failing it (`promote` into a frozen, held or
+    /// soaking environment): nothing more is done, and the step succeeds.
+    pub fn stop(&mut self, refusal: Failure) {
+        self.fail(refusal);
+        self.failed = false;
+    }
+
+    /// End the run with a success.
+    pub fn succeed(&mut self, result: ResultCode, message: impl Into<String>) {
+        self.result = result;
+        self.message = message.into();
+        self.fix = None;
+        self.details = Vec::new();
+        self.failed = false;
+    }
+
+    /// 1 for a failure, unless `fail-on-error` is off; `invalid-input` always exits 1.
     pub fn exit_code(&self) -> i32 {
-        self.result.exit_code(self.fail_on_error)
+        match self.result {
+            ResultCode::InvalidInput => 1,
+            _ if self.failed && self.fail_on_error => 1,
+            _ => 0,
+        }
     }
 
-    /// The `message` output: what happened and, on failure, what to do.
+    /// The `message` output: what happened and, when something was refused, what to do.
     pub fn message_line(&self) -> String {
         match &self.fix {
-            Some(fix) if self.result.is_failure() && !fix.is_empty() => {
+            Some(fix) if !fix.is_empty() => {
                 format!("{}. Fix: {fix}", self.message.trim_end_matches('.'))
             }
             _ => self.message.clone(),
@@ -287,15 +392,14 @@ mod tests {
         }
         assert_eq!(
             RESULT_CODES.iter().filter(|c| !c.is_failure()).count(),
-            4,
-            "promoted, end-of-chain, auto-promote-disabled, dry-run"
+            6,
+            "promoted, end-of-chain, auto-promote-disabled, dry-run, resolved, rolled-back"
         );
     }
 
     #[test]
     fn the_message_output_carries_the_fix_of_a_failure() {
         let mut r = Report::new(ResultCode::Promoted, "all good");
-        r.fix = Some("nothing".into());
         assert_eq!(r.message_line(), "all good");
         r.fail(Failure::new(
             ResultCode::ImageMissing,
@@ -303,6 +407,25 @@ mod tests {
             "push it",
         ));
         assert_eq!(r.message_line(), "tag `x` is missing. Fix: push it");
+    }
+
+    #[test]
+    fn a_refusal_fails_in_resolve_and_stops_in_promote() {
+        let refusal = || Failure::new(ResultCode::Frozen, "qa is frozen", "wait");
+        let mut resolve = Report::new(ResultCode::Error, "");
+        resolve.fail(refusal());
+        assert_eq!(resolve.exit_code(), 1);
+        let mut promote = Report::new(ResultCode::Error, "");
+        promote.stop(refusal());
+        assert_eq!(promote.exit_code(), 0);
+        assert_eq!(promote.result, ResultCode::Frozen);
+        assert_eq!(promote.message_line(), "qa is frozen. Fix: wait");
+        promote.fail_on_error = false;
+        resolve.fail_on_error = false;
+        assert_eq!(resolve.exit_code(), 0, "fail-on-error: false");
+        let mut invalid = Report::new(ResultCode::InvalidInput, "x");
+        invalid.fail_on_error = false;
+        assert_eq!(invalid.exit_code(), 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Lookup;
 use super::grammar::{InputError, RESERVED_DISPATCH_INPUTS, bad, scalar_text, valid_input_name};
-use crate::model::{DispatchTarget, Secret, WorkflowId};
+use crate::model::{DispatchTarget, GitHubAccess, Secret, WorkflowId};
 use crate::text::shown;
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -98,7 +98,8 @@ fn extra_inputs_from(map: serde_yaml::Mapping) -> Result<BTreeMap<String, String
     Ok(out)
 }
 
-pub(crate) fn parse_target(src: &Lookup) -> Result<DispatchTarget, InputError> {
+/// The repository, token and API URL: how to reach GitHub at all.
+pub(crate) fn parse_access(src: &Lookup) -> Result<GitHubAccess, InputError> {
     let get = |name: &str| src.given(name);
     let repository = get("repository")
         .or_else(|| src.var("GITHUB_REPOSITORY"))
@@ -109,39 +110,13 @@ pub(crate) fn parse_target(src: &Lookup) -> Result<DispatchTarget, InputError> {
             )
         })?;
     let repository = parse_repository_slug(&repository)?;
-
-    let workflow = match get("workflow") {
-        Some(w) => parse_workflow(&w)?,
-        None => {
-            let workflow_ref = src.var("GITHUB_WORKFLOW_REF").ok_or_else(|| {
-                bad(
-                    "workflow",
-                    "is not set and GITHUB_WORKFLOW_REF is empty; set `workflow: deploy.yml` (the file to dispatch)",
-                )
-            })?;
-            workflow_from_ref(&workflow_ref)?
-        }
-    };
-
-    let git_ref = match get("ref") {
-        Some(r) => parse_ref("ref", &r)?,
-        None => {
-            let r = src.var("GITHUB_REF").ok_or_else(|| {
-                bad(
-                    "ref",
-                    "is not set and GITHUB_REF is empty; set `ref: main` (the branch or tag to dispatch on)",
-                )
-            })?;
-            parse_ref("ref", &r)?
-        }
-    };
-
     let token = get("github-token")
         .or_else(|| src.var("GITHUB_TOKEN"))
+        .or_else(|| src.var("GH_TOKEN"))
         .ok_or_else(|| {
             bad(
                 "github-token",
-                "is empty; pass `github-token: ${{ github.token }}` (the job needs `permissions: actions: write`) or a PAT/App token for another repository",
+                "is empty; pass `github-token: ${{ github.token }}` (the job needs `permissions: actions: write` to dispatch, `deployments: write` to record) or a PAT/App token for another repository",
             )
         })?;
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -150,7 +125,6 @@ pub(crate) fn parse_target(src: &Lookup) -> Result<DispatchTarget, InputError> {
             "contains whitespace or control characters; check the secret it comes from",
         ));
     }
-
     let api_url = get("github-api-url")
         .or_else(|| src.var("GITHUB_API_URL"))
         .unwrap_or_else(|| DEFAULT_API_URL.to_string());
@@ -166,12 +140,44 @@ pub(crate) fn parse_target(src: &Lookup) -> Result<DispatchTarget, InputError> {
             ),
         ));
     }
-    Ok(DispatchTarget {
+    Ok(GitHubAccess {
         repository,
-        workflow,
-        git_ref,
         token: Secret::new(token),
         api_url,
+    })
+}
+
+/// The workflow and ref to dispatch, in `repository`.
+pub(crate) fn parse_target(src: &Lookup, repository: &str) -> Result<DispatchTarget, InputError> {
+    let get = |name: &str| src.given(name);
+    let workflow = match get("workflow") {
+        Some(w) => parse_workflow(&w)?,
+        None => {
+            let workflow_ref = src.var("GITHUB_WORKFLOW_REF").ok_or_else(|| {
+                bad(
+                    "workflow",
+                    "is not set and GITHUB_WORKFLOW_REF is empty; set `workflow: deploy.yml` (the file to dispatch)",
+                )
+            })?;
+            workflow_from_ref(&workflow_ref)?
+        }
+    };
+    let git_ref = match get("ref") {
+        Some(r) => parse_ref("ref", &r)?,
+        None => {
+            let r = src.var("GITHUB_REF").ok_or_else(|| {
+                bad(
+                    "ref",
+                    "is not set and GITHUB_REF is empty; set `ref: main` (the branch or tag to dispatch on)",
+                )
+            })?;
+            parse_ref("ref", &r)?
+        }
+    };
+    Ok(DispatchTarget {
+        repository: repository.to_string(),
+        workflow,
+        git_ref,
     })
 }
 

@@ -4,9 +4,12 @@
 
 mod chain;
 mod dispatch;
+mod event;
+pub mod freeze;
 mod gates;
 mod grammar;
 mod image;
+mod rules;
 mod source;
 mod table;
 
@@ -15,6 +18,8 @@ use std::time::Duration;
 
 pub use chain::{check_member, parse_chain};
 pub use dispatch::{DEFAULT_API_URL, parse_extra_inputs, parse_ref, parse_workflow};
+pub use event::RunContext;
+pub use freeze::Freeze;
 pub use gates::{ArgoGate, HealthGate, Timeouts, WaitFor};
 pub use grammar::{
     InputError, RESERVED_DISPATCH_INPUTS, parse_bool, parse_duration, split_list, valid_input_name,
@@ -23,16 +28,18 @@ pub use image::{
     ExpectedDigest, TagMatch, parse_deploy_status, parse_repositories, parse_tag, valid_digest,
     valid_repository_name,
 };
+pub use rules::{EnvironmentTag, PromoteBy, SoakTimes, parse_long_duration};
 pub use source::{MapSource, ProcessSource, Source, input_variable};
 pub use table::{INPUTS, InputSpec, default_of};
 
-use crate::model::{Chain, DeployStatus, DispatchTarget, Repository, Severity};
+use crate::model::{Chain, DeployStatus, DispatchTarget, GitHubAccess, Mode, Repository, Severity};
 
 /// What the image must be, and where: the inputs of the verification and the image gates.
 #[derive(Debug, Clone)]
 pub struct ImageInputs {
-    /// The tag, or with `tag-match: prefix` the prefix of the tag.
-    pub tag: String,
+    /// The tag, or with `tag-match: prefix` the prefix of the tag; `None` when the image comes
+    /// from the record (`from-environment`, a rollback).
+    pub tag: Option<String>,
     pub tag_match: TagMatch,
     pub repositories: Vec<Repository>,
     /// The digest(s) the tag must still point at.
@@ -65,11 +72,39 @@ pub struct DispatchInputs {
     /// The dispatch input that carries the verified digest(s), when the target declares it.
     pub digest_input: Option<String>,
     pub wait_for: WaitFor,
+    /// Dispatch the next environment, move its tag in ECR, or both.
+    pub promote_by: PromoteBy,
+    pub environment_tag: EnvironmentTag,
+}
+
+/// The rules an image must pass to enter an environment, and where it comes from.
+#[derive(Debug, Clone, Default)]
+pub struct RuleInputs {
+    /// `resolve`: take the image this environment runs now.
+    pub from_environment: Option<String>,
+    pub require_upstream: bool,
+    pub soak: SoakTimes,
+    pub freeze: Freeze,
+}
+
+/// The record of what runs where, and going back.
+#[derive(Debug, Clone, Default)]
+pub struct RecordInputs {
+    /// Write a deployment for every promote and rollback run.
+    pub enabled: bool,
+    pub environment_url: Option<String>,
+    /// `rollback`: the tag to go back to.
+    pub rollback_to: Option<String>,
+    /// `promote`: roll back after a failed deploy.
+    pub rollback_on_failure: bool,
+    /// A chart of recent lead times in the summary at the end of the chain.
+    pub lead_time_chart: bool,
 }
 
 /// Everything the action needs, validated, grouped by the step that uses it.
 #[derive(Debug, Clone)]
 pub struct Inputs {
+    pub mode: Mode,
     pub environment: String,
     pub chain: Chain,
     pub deploy_status: DeployStatus,
@@ -81,11 +116,21 @@ pub struct Inputs {
     pub image: ImageInputs,
     pub gates: GateInputs,
     pub dispatch: DispatchInputs,
+    pub rules: RuleInputs,
+    pub record: RecordInputs,
+    /// How to reach GitHub; `None` when no token or repository is known and nothing requires
+    /// them (a local run without a token, say).
+    pub github: Option<GitHubAccess>,
+    pub run: RunContext,
 }
 
 impl Inputs {
     pub fn next_environment(&self) -> Option<&str> {
         self.chain.next(&self.environment)
+    }
+
+    pub fn previous_environment(&self) -> Option<&str> {
+        self.chain.previous(&self.environment)
     }
 }
 
@@ -130,6 +175,11 @@ impl<'a> Lookup<'a> {
     /// A runner or AWS variable.
     pub fn var(&self, name: &str) -> Option<String> {
         self.src.var(name)
+    }
+
+    /// The event that started the run.
+    pub fn event(&self) -> Option<String> {
+        self.src.event()
     }
 }
 
@@ -182,6 +232,7 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
     let mut errors = Vec::new();
     let get = Lookup::new(src);
 
+    let mode = take(&mut errors, rules::parse_mode(&get.value("mode")));
     let chain = take(&mut errors, parse_chain(&get.value("environments")));
     let environment = take(
         &mut errors,
@@ -190,7 +241,8 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
             None => Ok(env),
         }),
     );
-    let image = parse_image(&get, &mut errors);
+    let from_environment = get.given("from-environment");
+    let image = parse_image(&get, mode, from_environment.is_some(), &mut errors);
     let deploy_status = take(
         &mut errors,
         parse_deploy_status(&get.value("deploy-status")),
@@ -207,18 +259,80 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
         health: take(&mut errors, gates::parse_health(&get)).flatten(),
         argocd: take(&mut errors, gates::parse_argocd(&get)).flatten(),
     };
+    let correlation_input = take(
+        &mut errors,
+        grammar::parse_input_name("correlation-input", &get.value("correlation-input")),
+    )
+    .flatten();
+    let promote_by = take(
+        &mut errors,
+        rules::parse_promote_by(&get.value("promote-by")),
+    );
+    let rules = chain
+        .as_ref()
+        .map(|chain| {
+            parse_rules(
+                &get,
+                mode,
+                chain,
+                environment.as_deref(),
+                from_environment,
+                &mut errors,
+            )
+        })
+        .unwrap_or_default();
+    let record = parse_record(&get, mode, &mut errors);
+    let environment_tag = chain.as_ref().and_then(|chain| {
+        take(
+            &mut errors,
+            rules::parse_environment_tag(&get.value("environment-tag"), chain),
+        )
+    });
 
-    // The dispatch settings matter only when the checks can end in a dispatch; their absence is
-    // not an error at the end of the chain, after a failed deploy or with auto-promote off.
-    let may_dispatch = matches!((&chain, &environment), (Some(c), Some(e)) if c.next(e).is_some())
-        && auto_promote == Some(true)
-        && deploy_status.is_some_and(DeployStatus::is_success);
+    // GitHub is needed to dispatch (a next environment, auto-promote on, dispatch among the
+    // ways; or a rollback) and to read the record for a rule; to write the record it is only
+    // wanted: without it the record is skipped with a warning.
+    let next = match (&chain, &environment) {
+        (Some(c), Some(e)) => c.next(e),
+        _ => None,
+    };
+    let dispatching = promote_by.is_some_and(|by| by.dispatch);
+    let may_dispatch = match mode {
+        Some(Mode::Promote) => {
+            dispatching
+                && ((next.is_some()
+                    && auto_promote == Some(true)
+                    && deploy_status.is_some_and(DeployStatus::is_success))
+                    || record.rollback_on_failure)
+        }
+        Some(Mode::Rollback) => dispatching,
+        _ => false,
+    };
+    let reads_record = match mode {
+        Some(Mode::Resolve) => {
+            rules.from_environment.is_some()
+                || rules.require_upstream
+                || environment
+                    .as_deref()
+                    .is_some_and(|e| rules.soak.before(e).is_some())
+        }
+        Some(Mode::Rollback) => true,
+        _ => record.rollback_on_failure,
+    };
+    let github = if may_dispatch || reads_record {
+        take(&mut errors, dispatch::parse_access(&get))
+    } else {
+        dispatch::parse_access(&get).ok()
+    };
+    let target = match &github {
+        Some(access) if may_dispatch => take(
+            &mut errors,
+            dispatch::parse_target(&get, &access.repository),
+        ),
+        _ => None,
+    };
     let dispatch = DispatchInputs {
-        target: if may_dispatch {
-            take(&mut errors, dispatch::parse_target(&get))
-        } else {
-            None
-        },
+        target,
         extra_inputs: take(
             &mut errors,
             get.raw("inputs")
@@ -226,11 +340,7 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
                 .unwrap_or_else(|| Ok(BTreeMap::new())),
         )
         .unwrap_or_default(),
-        correlation_input: take(
-            &mut errors,
-            grammar::parse_input_name("correlation-input", &get.value("correlation-input")),
-        )
-        .flatten(),
+        correlation_input: correlation_input.clone(),
         digest_input: take(
             &mut errors,
             grammar::parse_input_name("digest-input", &get.value("digest-input")),
@@ -238,28 +348,35 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
         .flatten(),
         wait_for: take(&mut errors, gates::parse_wait_for(&get.value("wait-for")))
             .unwrap_or(WaitFor::None),
+        promote_by: promote_by.unwrap_or(PromoteBy {
+            dispatch: true,
+            tag: false,
+        }),
+        environment_tag: environment_tag
+            .clone()
+            .unwrap_or_else(EnvironmentTag::default_pattern),
     };
+    let run = event::run_context(&get, correlation_input.as_deref());
 
     match (
+        mode,
         chain,
         environment,
         image,
         deploy_status,
-        auto_promote,
-        dry_run,
-        fail_on_error,
+        (auto_promote, dry_run, fail_on_error),
         timeout,
     ) {
         (
+            Some(mode),
             Some(chain),
             Some(environment),
             Some(image),
             Some(deploy_status),
-            Some(auto_promote),
-            Some(dry_run),
-            Some(fail_on_error),
+            (Some(auto_promote), Some(dry_run), Some(fail_on_error)),
             Some(timeout),
         ) if errors.is_empty() => Ok(Inputs {
+            mode,
             environment,
             chain,
             deploy_status,
@@ -270,18 +387,116 @@ pub fn parse(src: &dyn Source) -> Result<Inputs, Vec<InputError>> {
             image,
             gates,
             dispatch,
+            rules,
+            record,
+            github,
+            run,
         }),
         _ => Err(errors),
     }
 }
 
+/// Where the image comes from and what it must pass to enter an environment.
+fn parse_rules(
+    get: &Lookup,
+    mode: Option<Mode>,
+    chain: &Chain,
+    environment: Option<&str>,
+    from_environment: Option<String>,
+    errors: &mut Vec<InputError>,
+) -> RuleInputs {
+    let from_environment = from_environment.and_then(|from| {
+        let checked = if mode.is_some_and(|m| m != Mode::Resolve) {
+            Err(grammar::bad(
+                "from-environment",
+                "is for `mode: resolve` (take the image another environment runs before the deploy); remove it here",
+            ))
+        } else if Some(from.as_str()) == environment {
+            Err(grammar::bad(
+                "from-environment",
+                format!("`{from}` is `environment` itself; name the environment to take the image from"),
+            ))
+        } else {
+            check_member(chain, "from-environment", &from).map(|_| from)
+        };
+        take(errors, checked)
+    });
+    let freeze = match rules::parse_freeze(&get.value("freeze"), chain) {
+        Ok(freeze) => freeze,
+        Err(mut bad) => {
+            errors.append(&mut bad);
+            Freeze::default()
+        }
+    };
+    RuleInputs {
+        from_environment,
+        require_upstream: take(errors, get.flag("require-upstream")).unwrap_or(false),
+        soak: take(errors, rules::parse_soak(&get.value("soak-time"), chain)).unwrap_or_default(),
+        freeze,
+    }
+}
+
+/// The record and rollback inputs.
+fn parse_record(get: &Lookup, mode: Option<Mode>, errors: &mut Vec<InputError>) -> RecordInputs {
+    let only_in = |input: &str, wanted: Mode| -> Result<(), InputError> {
+        match mode {
+            Some(m) if m != wanted => Err(grammar::bad(
+                input,
+                format!("is for `mode: {}`; remove it here", wanted.as_str()),
+            )),
+            _ => Ok(()),
+        }
+    };
+    let rollback_to = get.given("rollback-to").and_then(|tag| {
+        take(
+            errors,
+            only_in("rollback-to", Mode::Rollback)
+                .and_then(|_| parse_tag(&tag).map_err(|e| grammar::bad("rollback-to", e.problem))),
+        )
+    });
+    let rollback_on_failure = take(errors, get.flag("rollback-on-failure")).unwrap_or(false);
+    if rollback_on_failure {
+        take(errors, only_in("rollback-on-failure", Mode::Promote));
+    }
+    let environment_url = get
+        .given("environment-url")
+        .and_then(|url| take(errors, grammar::parse_http_url("environment-url", &url)));
+    RecordInputs {
+        enabled: take(errors, get.flag("record")).unwrap_or(true),
+        environment_url,
+        rollback_to,
+        rollback_on_failure,
+        lead_time_chart: take(errors, get.flag("lead-time-chart")).unwrap_or(false),
+    }
+}
+
 /// The image inputs; `None` when any of them is invalid (the errors are in `errors`).
-fn parse_image(get: &Lookup, errors: &mut Vec<InputError>) -> Option<ImageInputs> {
+fn parse_image(
+    get: &Lookup,
+    mode: Option<Mode>,
+    from_environment: bool,
+    errors: &mut Vec<InputError>,
+) -> Option<ImageInputs> {
     let before = errors.len();
-    let tag = take(
-        errors,
-        required(get.given("image-tag"), "image-tag").and_then(|t| parse_tag(&t)),
-    );
+    // The tag is typed, or it comes from the record: from another environment, or the one a
+    // rollback goes back to.
+    let tag = match (get.given("image-tag"), mode, from_environment) {
+        (_, Some(Mode::Rollback), _) => Some(None),
+        (Some(_), _, true) => take(
+            errors,
+            Err(grammar::bad(
+                "image-tag",
+                "is set together with `from-environment`; give one of them: the tag, or the environment whose image to take",
+            )),
+        ),
+        (None, _, true) => Some(None),
+        (tag, _, false) => take(
+            errors,
+            required(tag, "image-tag")
+                .and_then(|t| parse_tag(&t))
+                .map(Some),
+        ),
+    };
     let region_default = take(
         errors,
         get.given("aws-region")
@@ -375,7 +590,7 @@ mod tests {
         assert_eq!(t.repository, "acme/shop");
         assert_eq!(t.workflow, WorkflowId::File("deploy.yml".into()));
         assert_eq!(t.git_ref, "main");
-        assert_eq!(t.api_url, DEFAULT_API_URL);
+        assert_eq!(i.github.unwrap().api_url, DEFAULT_API_URL);
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub trait Source {
     fn given_by_flag(&self, _name: &str) -> bool {
         false
     }
+    /// The event that started the run (the JSON at `GITHUB_EVENT_PATH`), when there is one.
+    fn event(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The real source: command-line flags first, then `INPUT_<NAME>` with hyphens kept.
@@ -40,6 +44,10 @@ impl Source for ProcessSource {
     fn given_by_flag(&self, name: &str) -> bool {
         self.flags.contains_key(name)
     }
+    fn event(&self) -> Option<String> {
+        let path = self.var("GITHUB_EVENT_PATH")?;
+        std::fs::read_to_string(path).ok()
+    }
 }
 
 /// A map-backed source for tests and embedding.
@@ -49,6 +57,8 @@ pub struct MapSource {
     pub vars: HashMap<String, String>,
     /// Inputs to report as given by flag.
     pub flags: Vec<String>,
+    /// The event's JSON.
+    pub event: Option<String>,
 }
 
 impl MapSource {
@@ -63,6 +73,10 @@ impl MapSource {
     pub fn flag(mut self, name: &str, value: &str) -> Self {
         self.flags.push(name.into());
         self.input(name, value)
+    }
+    pub fn event(mut self, json: &str) -> Self {
+        self.event = Some(json.into());
+        self
     }
 }
 
@@ -81,5 +95,8 @@ impl Source for MapSource {
     }
     fn given_by_flag(&self, name: &str) -> bool {
         self.flags.iter().any(|f| f == name)
+    }
+    fn event(&self) -> Option<String> {
+        self.event.clone()
     }
 }

@@ -14,6 +14,42 @@ use serde_json::Value;
 pub use octo::OctoGitHub;
 
 use crate::model::{CORRELATION_PREFIX, Correlation, RunInfo, WorkflowId};
+use crate::record::Status;
+
+/// A deployment as GitHub lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: u64,
+    pub environment: String,
+    pub sha: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// As GitHub returns it: an object, or text.
+    pub payload: Value,
+    /// The deployment's API URL.
+    pub url: String,
+}
+
+/// A deployment to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeployment {
+    pub environment: String,
+    /// The commit (a SHA, or a branch or tag).
+    pub git_ref: String,
+    pub task: String,
+    pub payload: Value,
+    pub description: String,
+}
+
+/// A deployment status to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStatus {
+    /// `success`, `failure`, `error`, `queued`, ...
+    pub state: String,
+    pub log_url: Option<String>,
+    pub environment_url: Option<String>,
+    pub description: String,
+}
 
 /// The REST API version we speak; `return_run_details` works with it on github.com.
 pub const API_VERSION: &str = "2022-11-28";
@@ -89,6 +125,36 @@ pub trait GitHub {
         inputs: &BTreeMap<String, String>,
         correlation: Option<&Correlation>,
     ) -> impl Future<Output = Result<Dispatched, GhError>> + Send;
+
+    /// One page of the deployments ecr-promote wrote in `environment`, newest first.
+    fn deployments(
+        &self,
+        environment: &str,
+        per_page: u32,
+        page: u32,
+    ) -> impl Future<Output = Result<Vec<Deployment>, GhError>> + Send;
+
+    /// Every status of a deployment.
+    fn statuses(
+        &self,
+        deployment: u64,
+    ) -> impl Future<Output = Result<Vec<Status>, GhError>> + Send;
+
+    /// Create a deployment, at most once.
+    fn create_deployment(
+        &self,
+        new: &NewDeployment,
+    ) -> impl Future<Output = Result<Deployment, GhError>> + Send;
+
+    /// Add a status to a deployment, at most once.
+    fn create_status(
+        &self,
+        deployment: u64,
+        new: &NewStatus,
+    ) -> impl Future<Output = Result<(), GhError>> + Send;
+
+    /// When a commit was made (the committer's date), in epoch seconds.
+    fn commit_time(&self, sha: &str) -> impl Future<Output = Result<i64, GhError>> + Send;
 
     /// After an accepted dispatch that did not say which run it started (a 204), look for it.
     fn find_run(

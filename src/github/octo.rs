@@ -11,10 +11,12 @@ use serde_json::{Value, json};
 
 use super::retry::{Policy, jitter, rate_limit_wait};
 use super::{
-    API_VERSION, CLOCK_SKEW, Dispatched, GhError, GitHub, ListedRun, RunPoll, WorkflowMeta,
-    message_of, pick_run, run_from_details,
+    API_VERSION, CLOCK_SKEW, Deployment, Dispatched, GhError, GitHub, ListedRun, NewDeployment,
+    NewStatus, RunPoll, WorkflowMeta, message_of, pick_run, run_from_details,
 };
-use crate::model::{Correlation, DispatchTarget, RunInfo, WorkflowId};
+use crate::model::{Correlation, GitHubAccess, RunInfo, WorkflowId};
+use crate::record::{State, Status, TASK};
+use crate::text::parse_iso8601;
 use crate::text::{error_chain, iso8601};
 
 /// No single HTTP exchange may take longer than this, whatever the server does.
@@ -44,6 +46,18 @@ pub struct OctoGitHub {
 
 fn now_epoch() -> u64 {
     crate::text::now_epoch().max(0) as u64
+}
+
+/// A deployment from GitHub's JSON.
+fn deployment_of(v: &Value) -> Option<Deployment> {
+    Some(Deployment {
+        id: v["id"].as_u64()?,
+        environment: v["environment"].as_str()?.to_string(),
+        sha: v["sha"].as_str().unwrap_or_default().to_string(),
+        created_at: v["created_at"].as_str().and_then(parse_iso8601)?,
+        payload: v["payload"].clone(),
+        url: v["url"].as_str().unwrap_or_default().to_string(),
+    })
 }
 
 /// Percent-encode a query value.
@@ -81,11 +95,11 @@ fn never_sent(err: &octocrab::Error) -> bool {
 impl OctoGitHub {
     /// A client for `target`'s repository on its API URL. TLS is set up only for an HTTPS
     /// URL, from the roots loaded once for every client of ours.
-    pub fn new(target: &DispatchTarget, policy: Policy) -> anyhow::Result<OctoGitHub> {
+    pub fn new(access: &GitHubAccess, policy: Policy) -> anyhow::Result<OctoGitHub> {
         use anyhow::Context;
         use octocrab::service::middleware::base_uri::BaseUriLayer;
         use octocrab::service::middleware::extra_headers::ExtraHeadersLayer;
-        let base: http::Uri = target
+        let base: http::Uri = access
             .api_url
             .parse()
             .context("the GitHub API URL is not a valid URL")?;
@@ -105,7 +119,7 @@ impl OctoGitHub {
         let service =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build::<_, octocrab::OctoBody>(connector);
-        let mut token = header::HeaderValue::from_str(&format!("Bearer {}", target.token.expose()))
+        let mut token = header::HeaderValue::from_str(&format!("Bearer {}", access.token.expose()))
             .context("the token is not a valid header value")?;
         token.set_sensitive(true);
         let headers = vec![
@@ -131,7 +145,7 @@ impl OctoGitHub {
             .context("could not build the GitHub client")?;
         Ok(OctoGitHub {
             client,
-            repo_path: format!("/repos/{}", target.repository),
+            repo_path: format!("/repos/{}", access.repository),
             policy,
             enterprise_version: std::sync::Mutex::new(None),
         })
@@ -241,6 +255,56 @@ impl OctoGitHub {
         )))
     }
 
+    /// A write sent at most once: sent again only after a rate limit (GitHub did not process
+    /// it) or when it surely never left; any other failure is reported, never resent.
+    async fn write(&self, path: &str, body: &Value) -> Result<Answer, GhError> {
+        let mut last = String::new();
+        for attempt in 0..self.policy.attempts {
+            match self
+                .send(
+                    Method::POST,
+                    path,
+                    Some(body),
+                    "application/vnd.github+json",
+                    &[],
+                )
+                .await
+            {
+                Ok(a) if (200..300).contains(&a.status) => return Ok(a),
+                Ok(a) => {
+                    if let Some(wait) =
+                        rate_limit_wait(a.status, &a.headers, &a.body, now_epoch(), &self.policy)
+                        && wait <= self.policy.max_wait
+                    {
+                        last = format!("rate limited ({}): {}", a.status, message_of(&a.body));
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(match a.status {
+                        404 => GhError::NotFound(message_of(&a.body)),
+                        s if s < 500 => GhError::Refused {
+                            status: s,
+                            message: message_of(&a.body),
+                        },
+                        s => GhError::Unavailable(format!(
+                            "GitHub answered {s}: {}",
+                            message_of(&a.body)
+                        )),
+                    });
+                }
+                Err(e) if !e.sent => {
+                    last = e.reason;
+                    tokio::time::sleep(self.policy.backoff(attempt, jitter())).await;
+                }
+                Err(e) => return Err(GhError::Unavailable(e.reason)),
+            }
+        }
+        Err(GhError::Unavailable(format!(
+            "gave up after {} tries: {last}",
+            self.policy.attempts
+        )))
+    }
+
     /// `workflow_dispatch` runs of the workflow on `git_ref` created at or after `since`.
     async fn runs_since(
         &self,
@@ -298,6 +362,99 @@ impl OctoGitHub {
 impl GitHub for OctoGitHub {
     fn enterprise_version(&self) -> Option<String> {
         self.enterprise_version.lock().ok().and_then(|v| v.clone())
+    }
+
+    async fn deployments(
+        &self,
+        environment: &str,
+        per_page: u32,
+        page: u32,
+    ) -> Result<Vec<Deployment>, GhError> {
+        let path = format!(
+            "{}/deployments?environment={}&task={}&per_page={per_page}&page={page}",
+            self.repo_path,
+            encode(environment),
+            encode(TASK)
+        );
+        let answer = self.get(&path, "application/vnd.github+json").await?;
+        let list: Vec<Value> = serde_json::from_str(&answer.body).map_err(|e| {
+            GhError::Unavailable(format!("the list of deployments could not be read: {e}"))
+        })?;
+        Ok(list.iter().filter_map(deployment_of).collect())
+    }
+
+    async fn statuses(&self, deployment: u64) -> Result<Vec<Status>, GhError> {
+        let path = format!(
+            "{}/deployments/{deployment}/statuses?per_page=100",
+            self.repo_path
+        );
+        let answer = self.get(&path, "application/vnd.github+json").await?;
+        let list: Vec<Value> = serde_json::from_str(&answer.body).map_err(|e| {
+            GhError::Unavailable(format!("the deployment's statuses could not be read: {e}"))
+        })?;
+        Ok(list
+            .iter()
+            .filter_map(|s| {
+                Some(Status {
+                    state: State::parse(s["state"].as_str()?),
+                    at: parse_iso8601(s["created_at"].as_str()?)?,
+                })
+            })
+            .collect())
+    }
+
+    async fn create_deployment(&self, new: &NewDeployment) -> Result<Deployment, GhError> {
+        let body = json!({
+            "ref": new.git_ref,
+            "task": new.task,
+            "environment": new.environment,
+            "payload": new.payload,
+            "description": new.description,
+            "auto_merge": false,
+            "required_contexts": [],
+            "transient_environment": false,
+        });
+        let answer = self
+            .write(&format!("{}/deployments", self.repo_path), &body)
+            .await?;
+        let value: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+        // 202 means GitHub merged the default branch first and created nothing: not ours.
+        deployment_of(&value).ok_or_else(|| GhError::Refused {
+            status: answer.status,
+            message: message_of(&answer.body),
+        })
+    }
+
+    async fn create_status(&self, deployment: u64, new: &NewStatus) -> Result<(), GhError> {
+        let mut body = json!({
+            "state": new.state,
+            "description": new.description.chars().take(140).collect::<String>(),
+            "auto_inactive": true,
+        });
+        if let Some(url) = &new.log_url {
+            body["log_url"] = json!(url);
+        }
+        if let Some(url) = &new.environment_url {
+            body["environment_url"] = json!(url);
+        }
+        self.write(
+            &format!("{}/deployments/{deployment}/statuses", self.repo_path),
+            &body,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn commit_time(&self, sha: &str) -> Result<i64, GhError> {
+        let path = format!("{}/commits/{}", self.repo_path, encode(sha));
+        let answer = self.get(&path, "application/vnd.github+json").await?;
+        let v: Value = serde_json::from_str(&answer.body)
+            .map_err(|e| GhError::Unavailable(format!("the commit could not be read: {e}")))?;
+        v["commit"]["committer"]["date"]
+            .as_str()
+            .or_else(|| v["commit"]["author"]["date"].as_str())
+            .and_then(parse_iso8601)
+            .ok_or_else(|| GhError::Unavailable(format!("commit {sha} has no date")))
     }
 
     /// After a 204 (no run details), find the run: the one with our correlation id, or the only

@@ -189,19 +189,20 @@ fn parse_input(name: &str, def: &Value) -> Result<InputDef, String> {
     })
 }
 
-/// The dispatch inputs for the next environment. `auto_promote` is sent only when the target
-/// declares it: a chain whose workflow does not take it must not be refused for it.
+/// The dispatch inputs for `environment`. `auto_promote` is sent only when the target declares
+/// it: a chain whose workflow does not take it must not be refused for it.
 pub fn dispatch_inputs(
     schema: &DispatchSchema,
-    next_environment: &str,
+    environment: &str,
     image_tag: &str,
+    auto_promote: bool,
     extra: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let mut inputs = BTreeMap::new();
-    inputs.insert("environment".to_string(), next_environment.to_string());
+    inputs.insert("environment".to_string(), environment.to_string());
     inputs.insert("image_tag".to_string(), image_tag.to_string());
     if schema.declares("auto_promote") {
-        inputs.insert("auto_promote".to_string(), "true".to_string());
+        inputs.insert("auto_promote".to_string(), auto_promote.to_string());
     }
     for (k, v) in extra {
         inputs.insert(k.clone(), v.clone());
@@ -353,7 +354,7 @@ jobs: {}
         assert_eq!(env.kind, InputKind::Choice);
         assert_eq!(env.options, ["dev", "qa", "staging"]);
         assert_eq!(s.inputs["auto_promote"].default.as_deref(), Some("true"));
-        let sent = dispatch_inputs(&s, "qa", "t1", &BTreeMap::new());
+        let sent = dispatch_inputs(&s, "qa", "t1", true, &BTreeMap::new());
         assert_eq!(
             sent,
             inputs(&[

@@ -24,7 +24,7 @@ pub struct Destinations {
 /// Write the outputs, the summary and the closing annotation of `report`; return its exit code.
 pub fn finish(to: &Destinations, report: &Report) -> i32 {
     let title = format!("ecr-promote: {}", report.result.as_str());
-    if report.result.is_failure() {
+    if report.failed {
         let mut text = report.message.clone();
         for d in &report.details {
             text.push_str(&format!("\n{d}"));

@@ -5,7 +5,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::outcome::Report;
+use crate::outcome::{Report, ResultCode};
 use crate::text::one_line;
 
 /// Every output the action may write. `action.yml` and the README are checked against it.
@@ -23,6 +23,13 @@ pub const OUTPUTS: &[&str] = &[
     "run_url",
     "vulnerabilities",
     "run_conclusion",
+    "admitted",
+    "recorded",
+    "deployment_id",
+    "deployment_url",
+    "previous_image_tag",
+    "previous_image_digest",
+    "rolled_back_to",
 ];
 
 /// GitHub drops a step summary above 1 MiB; stay well below.
@@ -79,6 +86,7 @@ impl OutputWriter {
             ("deploy_success", "false".into()),
             ("promoted", "false".into()),
             ("result", "error".into()),
+            ("admitted", "false".into()),
             (
                 "message",
                 "ecr-promote did not finish: it crashed or was killed before writing its result"
@@ -128,6 +136,24 @@ pub fn output_pairs(report: &Report) -> Vec<(&'static str, String)> {
     }
     if let Some(conclusion) = &report.run_conclusion {
         pairs.push(("run_conclusion", conclusion.clone()));
+    }
+    pairs.push((
+        "admitted",
+        (report.result == ResultCode::Resolved).to_string(),
+    ));
+    pairs.push(("recorded", report.record.is_some().to_string()));
+    if let Some(record) = &report.record {
+        pairs.push(("deployment_id", record.id.to_string()));
+        if !record.url.is_empty() {
+            pairs.push(("deployment_url", record.url.clone()));
+        }
+    }
+    if let Some((tag, digest)) = &report.previous {
+        pairs.push(("previous_image_tag", tag.clone()));
+        pairs.push(("previous_image_digest", digest.clone()));
+    }
+    if let Some(tag) = &report.rolled_back_to {
+        pairs.push(("rolled_back_to", tag.clone()));
     }
     pairs
 }

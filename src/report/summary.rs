@@ -62,7 +62,7 @@ fn flag(value: bool, failed: bool) -> &'static str {
 /// failure adds its details and fix.
 pub fn summary(report: &Report) -> String {
     let mut s = String::new();
-    let failed = report.result.is_failure();
+    let failed = report.failed;
     let icon = if failed { "❌" } else { "✅" };
     s.push_str(&format!(
         "## {icon} ecr-promote: `{}`\n\n",

@@ -31,13 +31,27 @@ fn assert_untouched(gh: &FakeGitHub) {
     );
 }
 
-/// The target workflow may have been read (in the first round, while ECR was asked), but
-/// nothing was sent: only reads reached the stand-in.
+/// Nothing was dispatched, and the deploy of `environment` was recorded with `state`.
+fn assert_not_dispatched_but_recorded(gh: &FakeGitHub, environment: &str, state: &str) {
+    assert!(gh.runs().is_empty(), "no run was started");
+    assert_eq!(gh.count("POST", "/dispatches"), 0);
+    let deployments = gh.deployments();
+    let last = deployments
+        .iter()
+        .max_by_key(|d| d.id)
+        .expect("a deployment was recorded");
+    assert_eq!(last.environment, environment);
+    assert_eq!(last.task, "deploy:ecr-promote");
+    assert_eq!(last.latest().map(|s| s.state.as_str()), Some(state));
+}
+
+/// The target workflow may have been read (in the first round, while ECR was asked), and the
+/// run recorded, but nothing was dispatched.
 fn assert_not_dispatched(gh: &FakeGitHub) {
     let writes: Vec<_> = gh
         .requests()
         .into_iter()
-        .filter(|r| r.method != "GET")
+        .filter(|r| r.method != "GET" && !r.path.contains("/deployments"))
         .collect();
     assert!(writes.is_empty(), "unexpected GitHub writes: {writes:?}");
     assert!(gh.runs().is_empty(), "no run was started");
@@ -76,7 +90,7 @@ fn dev_verifies_and_dispatches_qa_with_the_same_tag() {
     let post = gh
         .requests()
         .into_iter()
-        .find(|r| r.method == "POST")
+        .find(|r| r.method == "POST" && r.path.ends_with("/dispatches"))
         .unwrap();
     assert_eq!(
         post.path,
@@ -87,6 +101,17 @@ fn dev_verifies_and_dispatches_qa_with_the_same_tag() {
     assert_eq!(post.headers["authorization"], format!("Bearer {TOKEN}"));
     assert_eq!(gh.count("POST", "/dispatches"), 1);
 
+    // dev's deploy is recorded: one deployment, the verified image, one success status.
+    let deployments = gh.deployments();
+    assert_eq!(deployments.len(), 1);
+    let d = &deployments[0];
+    assert_eq!(d.environment, "dev");
+    assert_eq!(d.payload["image_tag"], TAG);
+    assert_eq!(d.payload["image_digests"], digests);
+    assert_eq!(d.latest().unwrap().state, "success");
+    assert_eq!(ran.out("recorded"), "true");
+    assert_eq!(ran.out("deployment_id"), d.id.to_string());
+
     assert!(
         ran.summary.contains(&backend) && ran.summary.contains(&run.html_url),
         "{}",
@@ -96,7 +121,7 @@ fn dev_verifies_and_dispatches_qa_with_the_same_tag() {
 }
 
 #[test]
-fn staging_ends_the_chain_without_calling_github() {
+fn staging_ends_the_chain_and_records_its_deploy() {
     let (backend, _) = repos();
     let gh = github_with_deploy("");
     let ran = at("staging", TAG, &backend).github(&gh).run();
@@ -105,7 +130,18 @@ fn staging_ends_the_chain_without_calling_github() {
     assert_eq!(ran.out("deploy_success"), "true");
     assert_eq!(ran.out("promoted"), "false");
     assert_eq!(ran.out("next_environment"), "");
-    assert_untouched(&gh);
+    assert_not_dispatched_but_recorded(&gh, "staging", "success");
+    assert_eq!(ran.out("recorded"), "true");
+
+    // record: false reads and writes nothing at the end of the chain.
+    let quiet = github_with_deploy("");
+    let ran = at("staging", TAG, &backend)
+        .github(&quiet)
+        .input("record", "false")
+        .run();
+    assert_eq!(ran.out("result"), "end-of-chain", "{}", ran.context());
+    assert_eq!(ran.out("recorded"), "false");
+    assert_untouched(&quiet);
 }
 
 #[test]
@@ -121,7 +157,7 @@ fn auto_promote_off_verifies_but_does_not_dispatch() {
     assert_eq!(ran.out("deploy_success"), "true");
     assert_eq!(ran.out("promoted"), "false");
     assert_eq!(ran.out("next_environment"), "staging");
-    assert_untouched(&gh);
+    assert_not_dispatched_but_recorded(&gh, "qa", "success");
 }
 
 #[test]
@@ -141,7 +177,7 @@ fn dry_run_checks_the_target_but_sends_nothing() {
         1,
         "pre-flight ran"
     );
-    assert_eq!(gh.count("POST", ""), 0);
+    assert_eq!(gh.count("POST", "/dispatches"), 0);
     assert!(gh.runs().is_empty());
 }
 
@@ -173,7 +209,9 @@ fn failed_deploy_stops_the_chain() {
     assert_eq!(ran.code, 0, "{}", ran.context());
     assert_eq!(ran.out("result"), "deploy-failed");
     assert_eq!(ran.out("deploy_success"), "false");
-    assert_untouched(&gh);
+    // Every failed deploy is recorded as a failure; nothing is dispatched.
+    assert_not_dispatched_but_recorded(&gh, "dev", "failure");
+    assert_eq!(gh.deployments().len(), 5);
 }
 
 #[test]
@@ -350,7 +388,7 @@ fn a_choice_without_the_next_environment_is_caught_before_dispatch() {
             && message.contains("qa"),
         "{message}"
     );
-    assert_eq!(gh.count("POST", ""), 0, "nothing dispatched");
+    assert_eq!(gh.count("POST", "/dispatches"), 0, "nothing dispatched");
 }
 
 #[test]
@@ -372,7 +410,7 @@ fn undeclared_extra_inputs_and_a_missing_trigger_are_refused_before_dispatch() {
         ran.out("message")
             .contains("no `workflow_dispatch` trigger")
     );
-    assert_eq!(gh.count("POST", ""), 0);
+    assert_eq!(gh.count("POST", "/dispatches"), 0);
 }
 
 #[test]
@@ -402,7 +440,7 @@ fn a_disabled_workflow_is_refused() {
     let ran = at("dev", TAG, &backend).github(&gh).run();
     assert_eq!(ran.out("result"), "dispatch-rejected", "{}", ran.context());
     assert!(ran.out("message").contains("disabled_manually"));
-    assert_eq!(gh.count("POST", ""), 0);
+    assert_eq!(gh.count("POST", "/dispatches"), 0);
 }
 
 #[test]
@@ -491,7 +529,7 @@ fn a_reusable_workflow_redispatches_its_caller() {
     let post = gh
         .requests()
         .into_iter()
-        .find(|r| r.method == "POST")
+        .find(|r| r.method == "POST" && r.path.ends_with("/dispatches"))
         .unwrap();
     assert!(
         post.path.ends_with("/workflows/caller.yml/dispatches"),
@@ -557,7 +595,7 @@ fn an_unknown_workflow_is_refused_before_dispatch() {
         "{}",
         ran.out("message")
     );
-    assert_eq!(gh.count("POST", ""), 0);
+    assert_eq!(gh.count("POST", "/dispatches"), 0);
 }
 
 #[test]

@@ -148,6 +148,12 @@ fn every_output_the_code_writes_is_declared() {
     report.image_tag = Some("t".into());
     report.vulnerabilities = Some([("HIGH".to_string(), 1)].into());
     report.run_conclusion = Some("success".into());
+    report.record = Some(ecr_promote::outcome::RecordRef {
+        id: 7,
+        url: "https://api.example/deployments/7".into(),
+    });
+    report.previous = Some(("v0".into(), "sha256:0".into()));
+    report.rolled_back_to = Some("v0".into());
     report.run = Some(ecr_promote::model::RunInfo {
         id: 1,
         url: "https://x".into(),

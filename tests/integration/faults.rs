@@ -110,7 +110,7 @@ fn github_down_is_dispatch_failed_after_bounded_retries() {
     assert_eq!(ran.out("deploy_success"), "true");
     assert_eq!(ran.out("promoted"), "false");
     assert_eq!(gh.count("GET", "/actions/workflows/deploy.yml"), 4);
-    assert_eq!(gh.count("POST", ""), 0);
+    assert_eq!(gh.count("POST", "/dispatches"), 0);
 }
 
 #[test]

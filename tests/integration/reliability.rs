@@ -156,7 +156,7 @@ fn a_registry_that_never_answers_ends_at_the_time_budget() {
         ran.out("message")
     );
     // The workflow was read in the same round as ECR; nothing was sent.
-    assert_eq!(gh.count("POST", ""), 0);
+    assert_eq!(gh.count("POST", "/dispatches"), 0);
 }
 
 #[test]
@@ -180,7 +180,11 @@ fn aws_faults_name_the_cause_and_the_fix() {
             "{kind}: {}",
             ran.out("message")
         );
-        assert_eq!(gh.count("POST", ""), 0, "{kind}: nothing dispatched");
+        assert_eq!(
+            gh.count("POST", "/dispatches"),
+            0,
+            "{kind}: nothing dispatched"
+        );
     }
     // A throttle that passes is retried by the SDK.
     let ecr = registry();

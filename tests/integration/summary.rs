@@ -89,6 +89,7 @@ fn a_promotion_reads_as_tables_and_a_link() {
 fn a_failure_shows_the_reason_and_the_fix() {
     let mut r = promoted();
     r.result = ResultCode::ImageMissing;
+    r.failed = true;
     r.promoted = false;
     r.deploy_success = false;
     r.run = None;
@@ -112,6 +113,7 @@ fn a_failure_shows_the_reason_and_the_fix() {
 fn hostile_values_render_as_text() {
     let mut r = promoted();
     r.result = ResultCode::DispatchRejected;
+    r.failed = true;
     r.message = "GitHub said: <img src=x onerror=alert(1)> | [click](javascript:alert(1)) **bold**\n## heading".into();
     r.images[0].display = "evil|<script>x</script>".into();
     r.dispatch

@@ -257,6 +257,14 @@ impl Step {
                 dir.path().join("summary").display().to_string(),
             ),
             ("GITHUB_REPOSITORY", REPOSITORY.into()),
+            // The stand-in's `main`: a record's commit must exist in the repository.
+            (
+                "GITHUB_SHA",
+                github::fake_sha(&format!("{REPOSITORY}@main")),
+            ),
+            ("GITHUB_SERVER_URL", "https://github.example".into()),
+            ("GITHUB_RUN_ID", "4242".into()),
+            ("GITHUB_EVENT_NAME", "push".into()),
             ("GITHUB_REF", "refs/heads/main".into()),
             (
                 "GITHUB_WORKFLOW_REF",

@@ -1,4 +1,6 @@
-//! What a run does once it has decided: dispatch the next environment (at most once).
+//! What a run does once it has decided: dispatch (at most once), write the record, move tags.
+
+pub mod record;
 
 use crate::decide::dispatch_error;
 use crate::github::GitHub;

@@ -1,0 +1,414 @@
+//! `mode: promote`, after the deploy of `environment`: verify the image it runs, record how the
+//! deploy went, and move the image on to the next environment, unless a rule keeps it out
+//! (freeze, hold, soak). After a failed deploy, `rollback-on-failure` sends it back.
+
+use crate::act;
+use crate::config::{Inputs, TagMatch, WaitFor};
+use crate::decide::{self, Sending, Step, record, rollback};
+use crate::ecr::Registry;
+use crate::follow;
+use crate::github::GitHub;
+use crate::outcome::{Failure, Phase, Report, ResultCode};
+use crate::record::Records;
+use crate::report::log;
+use crate::runtime::Progress;
+use crate::web::Web;
+
+use super::{Adapters, Gates};
+
+pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
+    inputs: &Inputs,
+    io: &Adapters<'_, R, G, W>,
+    progress: &Progress,
+    report: &mut Report,
+    now: i64,
+) -> Result<(), Failure> {
+    let tag = inputs.image.tag.clone().unwrap_or_default();
+    let deployed = decide::deploy_status(inputs);
+    // The record is read for the summary, the hold and the rules when it is wanted.
+    let environments: Vec<String> = if inputs.record.enabled
+        || inputs.record.rollback_on_failure
+        || inputs.dispatch.target.is_some()
+    {
+        inputs.chain.names().to_vec()
+    } else {
+        Vec::new()
+    };
+
+    // One round: the image (and the gates), the target workflow, the record.
+    progress.enter(Phase::Registry, None);
+    let check = async {
+        match &deployed {
+            Ok(()) => {
+                let verified =
+                    super::verify(inputs, io, report, &tag, inputs.image.tag_match, Gates::All)
+                        .await;
+                if verified.is_ok() {
+                    // Known from here on, whatever interrupts the rest (GitHub still answering).
+                    report.deploy_success = true;
+                    if inputs.dispatch.target.is_some() && inputs.auto_promote {
+                        progress.enter(Phase::Preflight, Some(report));
+                    } else {
+                        progress.verified(report);
+                    }
+                }
+                verified
+            }
+            Err(failure) => {
+                // The deploy failed: the image is looked up only for the record's digests.
+                if inputs.record.enabled || inputs.record.rollback_on_failure {
+                    let _ =
+                        super::verify(inputs, io, report, &tag, TagMatch::Exact, Gates::None).await;
+                }
+                Err(failure.clone())
+            }
+        }
+    };
+    let (checked, workflow, listed) = tokio::join!(
+        check,
+        super::workflow(inputs.dispatch.target.as_ref(), io.github),
+        super::lists(io.github, &environments)
+    );
+    let mut records = super::records_or_warn(listed, report);
+    let digests = report.digests().unwrap_or_default();
+    let tag = report.image_tag.clone().unwrap_or(tag);
+    let promotion_id = inputs
+        .run
+        .promotion
+        .clone()
+        .unwrap_or_else(act::correlation_id);
+
+    if let Err(failure) = checked {
+        return failed(
+            inputs,
+            io,
+            progress,
+            report,
+            &mut records,
+            workflow,
+            &tag,
+            &digests,
+            &promotion_id,
+            failure,
+        )
+        .await;
+    }
+
+    let entry = (inputs.record.enabled && !inputs.dry_run)
+        .then(|| {
+            record::promote_entry(
+                inputs,
+                &records,
+                &tag,
+                &digests,
+                "success",
+                &promotion_id,
+                format!("{tag} deployed by ecr-promote"),
+            )
+        })
+        .flatten();
+    if inputs.record.enabled && !inputs.dry_run && entry.is_none() && io.github.is_some() {
+        report.warnings.push(format!(
+            "the record of `{}` was not written: no commit is known for the image (GITHUB_SHA is not set and no earlier record has it)",
+            inputs.environment
+        ));
+    }
+
+    // What next: the end of the chain, auto-promote off, or the next environment if the rules
+    // let the image in.
+    let next = match decide::after_checks(inputs, &tag) {
+        Step::Stop(result, message) => {
+            report.succeed(result, message);
+            None
+        }
+        Step::Dispatch(next) => {
+            let refusal = decide::rules::frozen(inputs, &next, now)
+                .or_else(|| decide::rules::held(records.of(&next), &next, None, &inputs.run));
+            let refusal = match refusal {
+                Some(r) => Some(r),
+                None if inputs.rules.soak.before(&next).is_some() => {
+                    if let Some(w) = super::statuses(io.github, &mut records, Some(&digests)).await
+                    {
+                        report.warnings.push(w);
+                    }
+                    decide::rules::soak(inputs, &next, &digests, &records, now)
+                }
+                None => None,
+            };
+            match refusal {
+                Some(refusal) => {
+                    log::note(&refusal.message);
+                    report.stop(Failure {
+                        message: format!(
+                            "`{tag}` verified; {}; nothing was dispatched",
+                            refusal.message
+                        ),
+                        ..refusal
+                    });
+                    None
+                }
+                None => Some(next),
+            }
+        }
+    };
+
+    // Act: dispatch the next environment, while the record is written and read.
+    let github = io.github;
+    let dispatching = async {
+        let (Some(next), Some(target), Some(github), Some(workflow)) =
+            (&next, &inputs.dispatch.target, github, &workflow)
+        else {
+            return Ok(None);
+        };
+        let sending = Sending {
+            environment: next,
+            tag: &tag,
+            digests: &digests,
+            auto_promote: true,
+            require_correlation: false,
+        };
+        let id = act::correlation_id();
+        super::dispatch(
+            inputs, github, target, workflow, &sending, &id, progress, report,
+        )
+        .await
+        .map(|plan| Some((next.clone(), plan)))
+    };
+    let recording = async {
+        match (&entry, github) {
+            (Some(entry), Some(github)) => Some(act::record::create(github, entry).await),
+            _ => None,
+        }
+    };
+    let mut for_summary = records.clone();
+    let reading = super::statuses(github, &mut for_summary, Some(&digests));
+    let (dispatched, created, unread) = tokio::join!(dispatching, recording, reading);
+    records = for_summary;
+    if let Some(w) = unread {
+        report.warnings.push(w);
+    }
+    let finished = match (created, &entry, github) {
+        (Some(Ok(deployment)), Some(entry), Some(github)) => {
+            Some(act::record::finish(github, &deployment, entry).await)
+        }
+        (Some(Err(e)), _, _) => Some(Err(e)),
+        _ => None,
+    };
+    match finished {
+        Some(Ok(written)) => report.record = Some(written),
+        Some(Err(e)) => report.warnings.push(e),
+        None => {}
+    }
+    report.previous = previous(&records, inputs, report);
+    report.environments = decide::environments(inputs, &records, now);
+
+    match dispatched? {
+        Some((next, plan)) if inputs.dry_run => {
+            report.succeed(
+                ResultCode::DryRun,
+                format!(
+                    "dry run: `{tag}` verified and `{}` would accept the dispatch of `{next}` on `{}`; nothing was dispatched or recorded",
+                    plan.workflow, plan.git_ref
+                ),
+            );
+        }
+        Some((next, plan)) => {
+            report.promoted = true;
+            report.succeed(
+                ResultCode::Promoted,
+                decide::promoted_message(&tag, &plan, &next, report.run.as_ref()),
+            );
+            if inputs.dispatch.wait_for != WaitFor::None
+                && let Some(github) = github
+            {
+                let _group = log::group("Wait for the dispatched run");
+                let limit = inputs.gates.timeouts.of(&next);
+                follow::follow_run(
+                    github,
+                    inputs.dispatch.wait_for,
+                    limit,
+                    io.poll,
+                    &next,
+                    report,
+                )
+                .await;
+            }
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// What the environment ran before this run: its newest successful record, when it is not
+/// this run's.
+fn previous(records: &Records, inputs: &Inputs, report: &Report) -> Option<(String, String)> {
+    let current = records.of(&inputs.environment)?.current()?;
+    if report.record.as_ref().is_some_and(|r| r.id == current.id) {
+        return None;
+    }
+    let digests = &current.payload.image_digests;
+    let mut values: Vec<&String> = digests.values().collect();
+    values.dedup();
+    let digest = if values.len() == 1 {
+        values[0].clone()
+    } else {
+        serde_json::to_string(digests).unwrap_or_default()
+    };
+    Some((current.payload.image_tag.clone(), digest))
+}
+
+/// The deploy of `environment` failed, or its image did not pass: record it, and roll back
+/// when asked.
+#[allow(clippy::too_many_arguments)]
+async fn failed<R: Registry, G: GitHub, W: Web>(
+    inputs: &Inputs,
+    io: &Adapters<'_, R, G, W>,
+    progress: &Progress,
+    report: &mut Report,
+    records: &mut Records,
+    workflow: Option<crate::gather::WorkflowFacts>,
+    tag: &str,
+    digests: &std::collections::BTreeMap<String, String>,
+    promotion_id: &str,
+    failure: Failure,
+) -> Result<(), Failure> {
+    if let Some(w) = super::statuses(io.github, records, None).await {
+        report.warnings.push(w);
+    }
+    report.previous = previous(records, inputs, report);
+    let state = record::state_of(failure.result, false);
+    let entry = inputs
+        .record
+        .enabled
+        .then(|| {
+            record::promote_entry(
+                inputs,
+                records,
+                tag,
+                digests,
+                state,
+                promotion_id,
+                format!("{tag}: {}", failure.result.as_str()),
+            )
+        })
+        .flatten();
+    let written = match (&entry, io.github) {
+        (Some(entry), Some(github)) => match act::record::write(github, entry).await {
+            Ok(written) => Some(written),
+            Err(e) => {
+                report.warnings.push(e);
+                None
+            }
+        },
+        _ => None,
+    };
+    report.record = written.clone();
+    report.environments = decide::environments(inputs, records, crate::text::now_epoch());
+
+    let env = &inputs.environment;
+    let history = records.of(env);
+    let rolls_back = inputs.record.rollback_on_failure
+        && state == "failure"
+        && !record::is_rollback_deploy(&inputs.run, history);
+    if !rolls_back {
+        if inputs.record.rollback_on_failure && record::is_rollback_deploy(&inputs.run, history) {
+            log::note("this deploy was itself a rollback: it is not rolled back again");
+        }
+        return Err(failure);
+    }
+
+    // Roll back: what the environment ran before this run.
+    let target = match rollback::after_failure(env, history) {
+        Ok(target) => target,
+        Err(none) => {
+            return Err(Failure {
+                message: format!("{}; no rollback: {}", failure.message, none.message),
+                ..failure
+            });
+        }
+    };
+    let checked = super::verify(
+        inputs,
+        io,
+        report,
+        &target.tag,
+        TagMatch::Exact,
+        Gates::None,
+    )
+    .await
+    .and_then(|_| rollback::still_there(&target, &report.images));
+    // The report shows this run's image, not the one it goes back to.
+    report.image_tag = Some(tag.to_string());
+    if let Err(problem) = checked {
+        return Err(Failure {
+            message: format!("{}; no rollback: {}", failure.message, problem.message),
+            fix: format!("{}; {}", failure.fix, problem.fix),
+            ..failure
+        });
+    }
+    let (Some(github), Some(dispatch_target), Some(workflow)) =
+        (io.github, &inputs.dispatch.target, &workflow)
+    else {
+        return Err(failure);
+    };
+    let id = act::correlation_id();
+    let sending = Sending {
+        environment: env,
+        tag: &target.tag,
+        digests: &target.digests,
+        auto_promote: false,
+        require_correlation: true,
+    };
+    if let Err(refused) = super::dispatch(
+        inputs,
+        github,
+        dispatch_target,
+        workflow,
+        &sending,
+        &id,
+        progress,
+        report,
+    )
+    .await
+    {
+        return Err(Failure {
+            message: format!(
+                "{}; the rollback was not dispatched: {}",
+                failure.message, refused.message
+            ),
+            fix: refused.fix,
+            ..failure
+        });
+    }
+    report.rolled_back_to = Some(target.tag.clone());
+    if inputs.record.enabled
+        && let Some(entry) = record::rollback_entry(
+            inputs,
+            records,
+            &target.tag,
+            &target.digests,
+            written.as_ref().map(|r| r.id),
+            &id,
+            format!(
+                "rollback to {} after {}",
+                target.tag,
+                failure.result.as_str()
+            ),
+        )
+        && let Err(e) = act::record::write(github, &entry).await
+    {
+        report.warnings.push(e);
+    }
+    report.fail(Failure::new(
+        ResultCode::RolledBack,
+        format!(
+            "{}; rolled `{env}` back to `{}` and held it: automatic promotions into it stop",
+            failure.message, target.tag
+        ),
+        format!(
+            "{}; then promote `{env}` by hand (Run workflow), which lifts the hold",
+            failure.fix
+        ),
+    ));
+    Ok(())
+}
