@@ -17,6 +17,7 @@ pub mod follow;
 pub mod gates;
 pub mod gather;
 pub mod github;
+pub mod metrics;
 pub mod model;
 pub mod outcome;
 pub mod pipeline;
