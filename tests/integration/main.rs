@@ -4,6 +4,7 @@
 mod helpers;
 
 mod chain;
+mod commands;
 mod conformance;
 mod contract;
 mod faults;
