@@ -100,6 +100,22 @@ pub struct Figures {
     pub unrestored: usize,
 }
 
+impl Figures {
+    /// The change failure rate for people: a whole percentage and its fraction, `33% (2/6)`;
+    /// `—` without records.
+    pub fn rate_text(&self) -> String {
+        match self.change_failure_rate {
+            Some(rate) => format!(
+                "{}% ({}/{})",
+                (rate * 100.0).round() as i64,
+                self.change_failures,
+                self.records
+            ),
+            None => "—".into(),
+        }
+    }
+}
+
 /// The `p`-th quantile (0 to 1) of sorted values, interpolating linearly between the closest
 /// ranks (numpy's default, BigQuery's `PERCENTILE_CONT`); `None` for no value.
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -347,6 +363,7 @@ mod tests {
         // Change failures: failed r3, r5, r7, r11 (4) + rollback r6 (1) = 5 of 11 = 45.45 %.
         assert_eq!((f.failed, f.rollbacks, f.change_failures), (4, 1, 5));
         assert!((f.change_failure_rate.unwrap() - 5.0 / 11.0).abs() < 1e-9);
+        assert_eq!(f.rate_text(), "45% (5/11)");
         // Restores: r3 25 h, r5 48.5 h, r7 24.5 h; r11 unrestored. Sorted 24.5, 25, 48.5 →
         // median 25 h.
         assert_eq!(
@@ -375,6 +392,7 @@ mod tests {
         assert_eq!((f.per_day, f.per_week), (0.0, 0.0));
         assert_eq!(f.lead_time, None);
         assert_eq!(f.change_failure_rate, None, "no records: no rate, not 0 %");
+        assert_eq!(f.rate_text(), "—");
         assert_eq!(f.time_to_restore, None);
         assert_eq!(f.unrestored, 0);
     }

@@ -274,19 +274,6 @@ pub fn of(ctx: &Context, window: Window, all: &[(Figures, bool)]) -> MetricsJson
     }
 }
 
-/// A rate as a whole percentage with its fraction: `45% (5/11)`.
-pub fn percent(f: &Figures) -> String {
-    match f.change_failure_rate {
-        Some(rate) => format!(
-            "{}% ({}/{})",
-            (rate * 100.0).round() as i64,
-            f.change_failures,
-            f.records
-        ),
-        None => "—".into(),
-    }
-}
-
 pub fn table(all: &[(Figures, bool)]) -> Table {
     let mut t = Table::new(&[
         "ENVIRONMENT",
@@ -325,7 +312,7 @@ pub fn table(all: &[(Figures, bool)]) -> Table {
             plain(format!("{:.1}", f.per_week)),
             plain(super::or_dash(lead)),
             plain(super::or_dash(age(f.lead_time.map(|s| s.p90)))),
-            (percent(f), failure_paint),
+            (f.rate_text(), failure_paint),
             (
                 restore,
                 if f.unrestored > 0 {
