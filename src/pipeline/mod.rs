@@ -3,6 +3,7 @@
 //! (`decide`), acts (`act`) and follows (`follow`); a stage that fails ends the run through `?`,
 //! and the report keeps what was learnt on the way. What the modes share lives here.
 
+mod delivery;
 mod promote;
 mod resolve;
 mod rollback;

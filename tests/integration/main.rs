@@ -7,6 +7,7 @@ mod chain;
 mod commands;
 mod conformance;
 mod contract;
+mod delivery;
 mod faults;
 mod gates;
 mod images;
