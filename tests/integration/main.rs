@@ -11,6 +11,7 @@ mod gates;
 mod images;
 mod reliability;
 mod summary;
+mod tags;
 
 use helpers::Step;
 
