@@ -256,6 +256,11 @@ fn an_automatic_run_carries_the_hold_and_a_persons_run_lifts_it() {
         .run();
     assert_eq!(ran.out("result"), "end-of-chain", "{}", ran.context());
     assert_eq!(newest(&gh, "staging").payload["hold"], true);
+    assert_eq!(
+        newest(&gh, "staging").payload["from_environment"],
+        serde_json::Value::Null,
+        "a rollback's deploy came from no other environment"
+    );
     // A person's promotion by hand: lifted.
     let ran = promote(&ecr, &gh, "staging", TAG)
         .event(&manual_event("staging", TAG))
