@@ -27,6 +27,8 @@ pub fn base_report(inputs: &Inputs) -> Report {
     report.next_environment = Some(inputs.next_environment().unwrap_or_default().to_string());
     report.image_tag = inputs.image.tag.clone();
     report.fail_on_error = inputs.fail_on_error;
+    report.mode = inputs.mode;
+    report.commit_base = inputs.run.commit_base.clone();
     report
 }
 

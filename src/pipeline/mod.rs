@@ -41,6 +41,7 @@ pub async fn run<R: Registry, G: GitHub, W: Web>(
 ) -> Report {
     let mut report = decide::base_report(inputs);
     let now = crate::text::now_epoch();
+    report.generated_at = now;
     let outcome = match inputs.mode {
         Mode::Promote => promote::run(inputs, io, progress, &mut report, now).await,
         Mode::Resolve => resolve::run(inputs, io, progress, &mut report, now).await,
@@ -144,12 +145,11 @@ async fn lists<G: GitHub>(
     github: Option<&G>,
     environments: &[String],
 ) -> Option<Result<Records, GhError>> {
-    match github {
-        Some(github) if !environments.is_empty() => {
-            Some(gather::record_lists(github, environments).await)
-        }
-        _ => None,
+    let github = github?;
+    if environments.is_empty() {
+        return Some(Ok(Records::default()));
     }
+    Some(gather::record_lists(github, environments).await)
 }
 
 /// The records as read, or empty with a warning when they could not be.

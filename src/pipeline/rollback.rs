@@ -64,7 +64,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     }
 
     // The image must still be there, the same and ACTIVE.
-    super::verify(
+    match super::verify(
         inputs,
         io,
         report,
@@ -72,7 +72,13 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         TagMatch::Exact,
         Gates::None,
     )
-    .await?;
+    .await
+    {
+        // Gone from a repository: said as the rollback's problem, with its fix.
+        Err(missing) if missing.result == ResultCode::ImageMissing => {}
+        Err(other) => return Err(other),
+        Ok(_) => {}
+    }
     rollback::still_there(&target, &report.images)?;
     let digests = if target.digests.is_empty() {
         report.digests().unwrap_or_default()

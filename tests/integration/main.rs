@@ -9,7 +9,10 @@ mod contract;
 mod faults;
 mod gates;
 mod images;
+mod record;
 mod reliability;
+mod resolve;
+mod rollback;
 mod summary;
 mod tags;
 
