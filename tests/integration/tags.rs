@@ -10,7 +10,7 @@ use crate::at;
 use crate::helpers::ecr::{
     DOCKER_MANIFEST, FakeEcr, Image, OCI_INDEX, OCI_MANIFEST, digest_of, manifest, multi_platform,
 };
-use crate::helpers::github::Seed;
+use crate::helpers::records::Rec;
 use crate::helpers::{REGION, Step, ecr_client, github_with_deploy, unique};
 
 const TAG: &str = "ea11a24-20260129125607";
@@ -475,22 +475,9 @@ fn a_rollback_moves_the_environments_tag_back() {
     ecr.add("shop/backend", v1.clone());
     ecr.add("shop/backend", v2.clone());
     let gh = github_with_deploy("");
-    let payload = |tag: &str, digest: &str| {
-        json!({"ecr_promote": 2, "image_tag": tag, "image_digests": {"shop/backend": digest},
-               "chain": ["dev", "qa", "staging"], "from_environment": "dev",
-               "promotion_id": format!("ecrp-{tag}"), "run_url": "", "rollback_of": null, "hold": false})
-    };
     let t0 = 1_767_000_000;
-    gh.add_deployment(
-        Seed::new("qa", t0)
-            .payload(payload("v1", &v1.digest))
-            .status("success", t0 + 60),
-    );
-    gh.add_deployment(
-        Seed::new("qa", t0 + 3600)
-            .payload(payload("v2", &v2.digest))
-            .status("success", t0 + 3660),
-    );
+    Rec::new("qa", t0, "v1", &[("shop/backend", &v1.digest)]).add(&gh);
+    Rec::new("qa", t0 + 3600, "v2", &[("shop/backend", &v2.digest)]).add(&gh);
     let ran = crate::step()
         .input("mode", "rollback")
         .input("environment", "qa")
