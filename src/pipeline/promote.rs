@@ -398,11 +398,6 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
             ..failure
         });
     }
-    let (Some(github), Some(dispatch_target), Some(workflow)) =
-        (io.github, &inputs.dispatch.target, &workflow)
-    else {
-        return Err(failure);
-    };
     let id = act::correlation_id();
     let sending = Sending {
         environment: env,
@@ -411,29 +406,68 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
         auto_promote: false,
         require_correlation: true,
     };
-    if let Err(refused) = super::dispatch(
-        inputs,
-        github,
-        dispatch_target,
-        workflow,
-        &sending,
-        &id,
-        progress,
-        report,
-    )
-    .await
-    {
-        return Err(Failure {
-            message: format!(
-                "{}; the rollback was not dispatched: {}",
-                failure.message, refused.message
-            ),
-            fix: refused.fix,
-            ..failure
-        });
+    // promote-by tag: `environment`'s own tag goes back first.
+    let mut moved = String::new();
+    if let Some(facts) = super::tag_facts(inputs, io.registry, Some(env)).await {
+        let digests = report.digests().unwrap_or_else(|| target.digests.clone());
+        let dispatching = workflow.as_ref().map(|w| (&sending, w));
+        match super::move_tag(
+            inputs,
+            io,
+            progress,
+            report,
+            env,
+            &target.tag,
+            &digests,
+            &facts,
+            dispatching,
+        )
+        .await
+        {
+            Ok(m) => moved = format!("; {m}"),
+            Err(refused) => {
+                return Err(Failure {
+                    message: format!(
+                        "{}; the rollback's tag was not moved: {}",
+                        failure.message, refused.message
+                    ),
+                    fix: refused.fix,
+                    ..failure
+                });
+            }
+        }
+    }
+    if inputs.dispatch.promote_by.dispatch {
+        let (Some(github), Some(dispatch_target), Some(workflow)) =
+            (io.github, &inputs.dispatch.target, &workflow)
+        else {
+            return Err(failure);
+        };
+        if let Err(refused) = super::dispatch(
+            inputs,
+            github,
+            dispatch_target,
+            workflow,
+            &sending,
+            &id,
+            progress,
+            report,
+        )
+        .await
+        {
+            return Err(Failure {
+                message: format!(
+                    "{}; the rollback was not dispatched: {}",
+                    failure.message, refused.message
+                ),
+                fix: refused.fix,
+                ..failure
+            });
+        }
     }
     report.rolled_back_to = Some(target.tag.clone());
     if inputs.record.enabled
+        && let Some(github) = io.github
         && let Some(entry) = record::rollback_entry(
             inputs,
             records,
@@ -454,7 +488,7 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
     report.fail(Failure::new(
         ResultCode::RolledBack,
         format!(
-            "{}; rolled `{env}` back to `{}` and held it: automatic promotions into it stop",
+            "{}; rolled `{env}` back to `{}`{moved} and held it: automatic promotions into it stop",
             failure.message, target.tag
         ),
         format!(

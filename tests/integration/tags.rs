@@ -503,3 +503,48 @@ fn a_rollback_moves_the_environments_tag_back() {
         ran.out("message")
     );
 }
+
+#[test]
+fn a_failed_deploy_is_rolled_back_by_moving_its_tag_back() {
+    let ecr = FakeEcr::start();
+    let v1 = Image::from_manifest(&manifest(140), None, &["v1"], 1.7e9);
+    // The cluster followed `qa` to v2, and its deploy failed.
+    let v2 = Image::from_manifest(&manifest(141), None, &["v2", "qa"], 1.8e9);
+    ecr.add("shop/backend", v1.clone());
+    ecr.add("shop/backend", v2.clone());
+    let gh = github_with_deploy("");
+    Rec::new("qa", 1_767_000_000, "v1", &[("shop/backend", &v1.digest)]).add(&gh);
+    let ran = at("qa", "v2", "shop/backend")
+        .input("promote-by", "tag")
+        .input("deploy-status", "failure")
+        .input("rollback-on-failure", "true")
+        .github(&gh)
+        .env("AWS_ENDPOINT_URL_ECR", &ecr.url)
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .run();
+    assert_eq!(ran.out("result"), "rolled-back", "{}", ran.context());
+    assert_eq!(ran.code, 1, "the deploy failed");
+    assert_eq!(ran.out("rolled_back_to"), "v1");
+    assert_eq!(qa_of(&ecr, "shop/backend"), Some(v1.digest.clone()));
+    assert!(
+        gh.runs().is_empty(),
+        "promote-by tag alone dispatches nothing"
+    );
+    let records: Vec<_> = gh
+        .deployments()
+        .into_iter()
+        .filter(|d| d.environment == "qa")
+        .collect();
+    assert_eq!(
+        records.len(),
+        3,
+        "the old one, this run's failure, the rollback"
+    );
+    assert_eq!(records[2].payload["image_tag"], "v1");
+    assert_eq!(records[2].payload["hold"], true);
+    assert!(
+        ran.out("message").contains("`qa` names `v1`"),
+        "{}",
+        ran.out("message")
+    );
+}
