@@ -288,7 +288,10 @@ fn the_summary_shows_what_runs_where() {
     );
     assert!(!s.contains(&format!("| `{}`", digest(7))), "{s}");
     assert!(s.contains("```mermaid\nflowchart LR"), "{s}");
-    assert!(s.contains("2h 9m ago") || s.contains("2h 10m ago"), "staging's age: {s}");
+    assert!(
+        s.contains("2h 9m ago") || s.contains("2h 10m ago"),
+        "staging's age: {s}"
+    );
     assert!(
         s.contains("https://github.example/acme/shop/commit/"),
         "commits are linked: {s}"
