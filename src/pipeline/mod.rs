@@ -7,6 +7,8 @@
 mod promote;
 mod resolve;
 mod rollback;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 

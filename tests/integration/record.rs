@@ -288,9 +288,53 @@ fn the_summary_shows_what_runs_where() {
     );
     assert!(!s.contains(&format!("| `{}`", digest(7))), "{s}");
     assert!(s.contains("```mermaid\nflowchart LR"), "{s}");
-    assert!(s.contains("2h 9m ago") || s.contains("2h 10m ago"), "staging's age: {s}");
+    assert!(
+        s.contains("2h 9m ago") || s.contains("2h 10m ago"),
+        "staging's age: {s}"
+    );
     assert!(
         s.contains("https://github.example/acme/shop/commit/"),
         "commits are linked: {s}"
     );
+}
+
+#[test]
+fn a_promotion_reads_the_record_in_few_requests() {
+    let ecr = registry();
+    let gh = github_with_deploy("");
+    let five = pairs(5);
+    let five: Vec<(&str, &str)> = five.iter().map(|(r, d)| (*r, d.as_str())).collect();
+    for env in ["dev", "qa", "staging"] {
+        Rec::new(env, now() - 3600, OLD, &five).add(&gh);
+    }
+    let ran = promote(&ecr, &gh, "qa", TAG).run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    let requests = gh.requests();
+    let count = |method: &str, part: &str| {
+        requests
+            .iter()
+            .filter(|r| r.method == method && r.path.contains(part))
+            .count()
+    };
+    assert_eq!(count("GET", "/actions/workflows/"), 1, "the workflow's state");
+    assert_eq!(count("GET", "/contents/"), 1, "the workflow file");
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/deployments"))
+            .count(),
+        3,
+        "one listing per environment"
+    );
+    assert_eq!(count("GET", "/statuses"), 3, "the newest record of each");
+    assert_eq!(count("POST", "/dispatches"), 1);
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/deployments"))
+            .count(),
+        1
+    );
+    assert_eq!(count("POST", "/statuses"), 1);
+    assert_eq!(requests.len(), 11, "{requests:#?}");
 }
