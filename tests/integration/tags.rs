@@ -87,6 +87,11 @@ fn a_single_platform_image_gets_the_tag_in_every_repository_unchanged() {
     );
     assert_eq!(ecr.calls("PutImage"), 2);
     assert_eq!(ecr.calls("DescribeRepositories"), 2);
+    assert!(
+        ran.summary.contains("**`qa`** (promoted)"),
+        "{}",
+        ran.summary
+    );
     let message = ran.out("message");
     assert!(
         message.contains("`qa` names `ea11a24-20260129125607`"),
