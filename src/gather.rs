@@ -63,8 +63,6 @@ pub async fn images<R: Registry>(
 /// One repository's facts for an environment tag, in the order of `inputs.image.repositories`.
 #[derive(Debug, Clone)]
 pub struct TagFacts {
-    /// The tag, `qa` say.
-    pub tag: String,
     pub mutability: Result<TagMutability, RegistryError>,
     /// The digest the tag names now; `None`: nothing.
     pub current: Result<Option<String>, RegistryError>,
@@ -76,7 +74,6 @@ pub async fn tag_facts<R: Registry>(inputs: &Inputs, registry: &R, tag: &str) ->
         let (mutability, current) =
             tokio::join!(registry.mutability(repo), registry.tagged_digest(repo, tag));
         TagFacts {
-            tag: tag.to_string(),
             mutability,
             current,
         }

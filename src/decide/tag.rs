@@ -339,7 +339,6 @@ mod tests {
 
     fn facts(mutability: TagMutability, current: Option<&str>) -> TagFacts {
         TagFacts {
-            tag: "qa".into(),
             mutability: Ok(mutability),
             current: Ok(current.map(str::to_string)),
         }

@@ -185,7 +185,9 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         }
         _ => None,
     };
-    report.promoted = matches!(moved, Some(Ok(_))) && !inputs.dry_run;
+    if matches!(moved, Some(Ok(_))) && !inputs.dry_run {
+        report.promoted = true;
+    }
     let next = next.filter(|_| !matches!(moved, Some(Err(_))));
 
     // Act: dispatch the next environment, while the record is written and read.
