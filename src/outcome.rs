@@ -124,6 +124,8 @@ pub enum Phase {
     Gates,
     Preflight,
     Dispatch,
+    /// Moving an environment tag in ECR (promote-by tag).
+    Tag,
 }
 
 /// Why a run stopped short: the result, what happened and what to do.

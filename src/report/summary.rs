@@ -203,10 +203,11 @@ pub fn summary(report: &Report) -> String {
                     };
                     format!("**{}** ({what})", code(env))
                 } else if Some(env.as_str()) == next {
-                    let verb = if report.promoted {
-                        "dispatched"
-                    } else {
-                        "next"
+                    // Promoted without a dispatch: its environment tag moved (promote-by tag).
+                    let verb = match (report.promoted, report.dispatch.is_some()) {
+                        (true, true) => "dispatched",
+                        (true, false) => "promoted",
+                        (false, _) => "next",
                     };
                     format!("**{}** ({verb})", code(env))
                 } else {

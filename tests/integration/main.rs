@@ -14,6 +14,7 @@ mod reliability;
 mod resolve;
 mod rollback;
 mod summary;
+mod tags;
 
 use helpers::Step;
 

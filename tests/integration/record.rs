@@ -316,7 +316,11 @@ fn a_promotion_reads_the_record_in_few_requests() {
             .filter(|r| r.method == method && r.path.contains(part))
             .count()
     };
-    assert_eq!(count("GET", "/actions/workflows/"), 1, "the workflow's state");
+    assert_eq!(
+        count("GET", "/actions/workflows/"),
+        1,
+        "the workflow's state"
+    );
     assert_eq!(count("GET", "/contents/"), 1, "the workflow file");
     assert_eq!(
         requests
