@@ -1,12 +1,13 @@
 //! The reads of the first round, which depend on nothing but the inputs: the image in every
-//! repository (by tag or by prefix) and, when the checks may end in a dispatch, the target
+//! repository (by tag or by prefix), with promote-by tag each repository's tag mutability and
+//! what the environment tag names now, and, when the checks may end in a dispatch, the target
 //! workflow's state and its file at the ref. The pipeline runs them together; nothing here
 //! decides, `decide` reads what came back.
 
 use futures_util::future::join_all;
 
 use crate::config::{Inputs, TagMatch};
-use crate::ecr::{Lookup, Registry, RegistryError, Resolved};
+use crate::ecr::{Lookup, Registry, RegistryError, Resolved, TagMutability};
 use crate::github::{GhError, GitHub, WorkflowMeta};
 use crate::model::DispatchTarget;
 use crate::record::{History, Record, Records, payload_of};
@@ -57,6 +58,27 @@ pub async fn images<R: Registry>(
             .await,
         ),
     }
+}
+
+/// One repository's facts for an environment tag, in the order of `inputs.image.repositories`.
+#[derive(Debug, Clone)]
+pub struct TagFacts {
+    pub mutability: Result<TagMutability, RegistryError>,
+    /// The digest the tag names now; `None`: nothing.
+    pub current: Result<Option<String>, RegistryError>,
+}
+
+/// Each repository's tag mutability and what `tag` names there now, all at once.
+pub async fn tag_facts<R: Registry>(inputs: &Inputs, registry: &R, tag: &str) -> Vec<TagFacts> {
+    join_all(inputs.image.repositories.iter().map(|repo| async move {
+        let (mutability, current) =
+            tokio::join!(registry.mutability(repo), registry.tagged_digest(repo, tag));
+        TagFacts {
+            mutability,
+            current,
+        }
+    }))
+    .await
 }
 
 /// The workflow's state and its file at the ref, together when the file's path is known from

@@ -124,6 +124,8 @@ pub enum Phase {
     Gates,
     Preflight,
     Dispatch,
+    /// Moving an environment tag in ECR (promote-by tag).
+    Tag,
 }
 
 /// Why a run stopped short: the result, what happened and what to do.
@@ -251,6 +253,10 @@ pub struct Report {
     pub chart: Option<String>,
     /// What was checked and passed, for the summary (a resolve run's admission, say).
     pub checks: Vec<String>,
+    /// `https://github.com/OWNER/NAME/commit/`, to link commits.
+    pub commit_base: Option<String>,
+    /// When the report was made (epoch seconds), for ages.
+    pub generated_at: i64,
 }
 
 /// A deployment this run wrote.
@@ -308,6 +314,8 @@ impl Report {
             metrics: None,
             chart: None,
             checks: Vec::new(),
+            commit_base: None,
+            generated_at: 0,
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a run does once it has decided: dispatch (at most once), write the record, move tags.
 
 pub mod record;
+pub mod tag;
 
 use crate::decide::dispatch_error;
 use crate::github::GitHub;

@@ -20,6 +20,8 @@ pub struct RunContext {
     pub run_url: Option<String>,
     /// The commit this run is for (`GITHUB_SHA`).
     pub sha: Option<String>,
+    /// `GITHUB_SERVER_URL/GITHUB_REPOSITORY/commit/`, to link a commit.
+    pub commit_base: Option<String>,
 }
 
 impl RunContext {
@@ -55,15 +57,23 @@ pub(crate) fn run_context(src: &Lookup, correlation_input: Option<&str>) -> RunC
                 .as_str()
                 .is_some_and(|l| l.ends_with("[bot]"))
     });
+    let server = src
+        .var("GITHUB_SERVER_URL")
+        .map(|s| s.trim_end_matches('/').to_string())
+        .filter(|s| s.starts_with("https://") || s.starts_with("http://"));
+    let repository = src
+        .given("repository")
+        .or_else(|| src.var("GITHUB_REPOSITORY"));
     let run_url = match (
-        src.var("GITHUB_SERVER_URL"),
+        &server,
         src.var("GITHUB_REPOSITORY"),
         src.var("GITHUB_RUN_ID"),
     ) {
-        (Some(server), Some(repo), Some(id)) => Some(format!(
-            "{}/{repo}/actions/runs/{id}",
-            server.trim_end_matches('/')
-        )),
+        (Some(server), Some(repo), Some(id)) => Some(format!("{server}/{repo}/actions/runs/{id}")),
+        _ => None,
+    };
+    let commit_base = match (&server, repository) {
+        (Some(server), Some(repo)) => Some(format!("{server}/{repo}/commit/")),
         _ => None,
     };
     RunContext {
@@ -74,6 +84,7 @@ pub(crate) fn run_context(src: &Lookup, correlation_input: Option<&str>) -> RunC
         sha: src
             .var("GITHUB_SHA")
             .filter(|s| s.len() >= 7 && s.chars().all(|c| c.is_ascii_hexdigit())),
+        commit_base,
     }
 }
 

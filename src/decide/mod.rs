@@ -6,6 +6,7 @@ mod image;
 pub mod record;
 pub mod rollback;
 pub mod rules;
+pub mod tag;
 
 pub use dispatch::{Sending, dispatch_error, dispatch_plan, effective_meta, promoted_message};
 pub use image::{ImageVerdict, image};
@@ -26,6 +27,8 @@ pub fn base_report(inputs: &Inputs) -> Report {
     report.next_environment = Some(inputs.next_environment().unwrap_or_default().to_string());
     report.image_tag = inputs.image.tag.clone();
     report.fail_on_error = inputs.fail_on_error;
+    report.mode = inputs.mode;
+    report.commit_base = inputs.run.commit_base.clone();
     report
 }
 
@@ -251,6 +254,13 @@ pub fn interrupted(inputs: &Inputs, standing: Standing, why: Interruption) -> Re
                         "timed out after {budget} (`timeout`) reading the target workflow from GitHub; nothing was dispatched"
                     ),
                     "re-run the job (https://www.githubstatus.com), or raise `timeout`".to_string(),
+                ),
+                Phase::Tag => (
+                    ResultCode::Error,
+                    format!(
+                        "timed out after {budget} (`timeout`) moving the environment tag in ECR: it may have moved in some repositories and not in others"
+                    ),
+                    "check the environment tag in each repository (`aws ecr describe-images --image-ids imageTag=TAG`); a re-run moves it where it is missing".to_string(),
                 ),
                 Phase::Dispatch => (
                     ResultCode::DispatchFailed,

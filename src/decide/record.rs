@@ -87,7 +87,11 @@ pub fn promote_entry(
             image_tag: tag.to_string(),
             image_digests: digests.clone(),
             chain: inputs.chain.names().to_vec(),
-            from_environment: if inputs.run.started_by_promotion() {
+            // A promotion brings the image from the environment before; a rollback's deploy
+            // and a person's run bring it from nowhere in the chain.
+            from_environment: if inputs.run.started_by_promotion()
+                && !is_rollback_deploy(&inputs.run, history)
+            {
                 inputs.previous_environment().map(str::to_string)
             } else {
                 None

@@ -11,8 +11,8 @@ use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, TagStatus};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::{
-    Lookup, MANIFEST_TYPES, PREFIX_PAGES, Registry, RegistryError, Resolved, SUGGESTION_PAGES,
-    SUGGESTIONS, Scan, index_platforms,
+    Lookup, MANIFEST_TYPES, Manifest, PREFIX_PAGES, Registry, RegistryError, Resolved,
+    SUGGESTION_PAGES, SUGGESTIONS, Scan, TagMutability, Tagged, index_platforms,
 };
 use crate::model::{ImageInfo, Repository};
 use crate::suggest::{Candidate, nearest};
@@ -260,6 +260,205 @@ impl Registry for AwsRegistry {
             tokio::time::sleep(self.scan_poll.min(deadline - now)).await;
         }
     }
+
+    async fn mutability(&self, repo: &Repository) -> Result<TagMutability, RegistryError> {
+        let client = self.client(repo)?;
+        let out = client
+            .describe_repositories()
+            .set_registry_id(repo.registry_id.clone())
+            .repository_names(&repo.name)
+            .send()
+            .await
+            .map_err(|err| match classify_for(&err, "ecr:DescribeRepositories") {
+                Classified::Error(e) => e,
+                _ => RegistryError::Other(format!("no repository {}", repo.name)),
+            })?;
+        let Some(found) = out.repositories().first() else {
+            return Err(RegistryError::Other(format!(
+                "DescribeRepositories did not describe {}",
+                repo.name
+            )));
+        };
+        Ok(TagMutability {
+            setting: found
+                .image_tag_mutability()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| "MUTABLE".into()),
+            // WILDCARD is the only filter type ECR has; another would be PutImage's to judge.
+            exclusions: found
+                .image_tag_mutability_exclusion_filters()
+                .iter()
+                .filter(|f| f.filter_type().as_str() == "WILDCARD")
+                .map(|f| f.filter().to_string())
+                .collect(),
+        })
+    }
+
+    async fn tagged_digest(
+        &self,
+        repo: &Repository,
+        tag: &str,
+    ) -> Result<Option<String>, RegistryError> {
+        let client = self.client(repo)?;
+        let answer = client
+            .describe_images()
+            .repository_name(&repo.name)
+            .set_registry_id(repo.registry_id.clone())
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await;
+        match answer {
+            Ok(out) => Ok(out
+                .image_details()
+                .first()
+                .and_then(|d| d.image_digest())
+                .map(str::to_string)),
+            Err(err) => match classify(&err) {
+                Classified::TagMissing | Classified::RepositoryMissing => Ok(None),
+                Classified::Error(e) => Err(e),
+            },
+        }
+    }
+
+    async fn manifest(&self, repo: &Repository, digest: &str) -> Result<Manifest, RegistryError> {
+        let client = self.client(repo)?;
+        let mut request = client
+            .batch_get_image()
+            .repository_name(&repo.name)
+            .set_registry_id(repo.registry_id.clone())
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
+        // Every type accepted: ECR answers with the manifest as pushed, an index as an index.
+        for t in MANIFEST_TYPES {
+            request = request.accepted_media_types(*t);
+        }
+        let out =
+            request
+                .send()
+                .await
+                .map_err(|err| match classify_for(&err, "ecr:BatchGetImage") {
+                    Classified::Error(e) => e,
+                    _ => RegistryError::Other(format!("no repository {}", repo.name)),
+                })?;
+        let Some(image) = out.images().first() else {
+            let why = out
+                .failures()
+                .first()
+                .and_then(|f| f.failure_reason())
+                .unwrap_or("no manifest returned");
+            return Err(RegistryError::Other(format!(
+                "BatchGetImage could not read {digest} in {}: {why}",
+                repo.name
+            )));
+        };
+        let bytes = image.image_manifest().unwrap_or_default().to_string();
+        let served = image.image_id().and_then(|i| i.image_digest());
+        if bytes.is_empty() || served.is_some_and(|d| d != digest) {
+            return Err(RegistryError::Other(format!(
+                "BatchGetImage answered for {digest} in {} with another manifest ({})",
+                repo.name,
+                served.unwrap_or("none")
+            )));
+        }
+        // ECR reports the type; a manifest carries its own `mediaType` otherwise.
+        let media_type = image
+            .image_manifest_media_type()
+            .map(str::to_string)
+            .or_else(|| {
+                serde_json::from_str::<serde_json::Value>(&bytes)
+                    .ok()?
+                    .get("mediaType")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| {
+                RegistryError::Other(format!(
+                    "the manifest of {digest} in {} has no media type",
+                    repo.name
+                ))
+            })?;
+        Ok(Manifest {
+            digest: digest.to_string(),
+            bytes,
+            media_type,
+        })
+    }
+
+    async fn put_tag(
+        &self,
+        repo: &Repository,
+        manifest: &Manifest,
+        tag: &str,
+    ) -> Result<Tagged, RegistryError> {
+        let client = self.client(repo)?;
+        let answer = client
+            .put_image()
+            .repository_name(&repo.name)
+            .set_registry_id(repo.registry_id.clone())
+            .image_manifest(&manifest.bytes)
+            .image_manifest_media_type(&manifest.media_type)
+            // ECR refuses bytes whose digest is not this one: the tag names exactly it.
+            .image_digest(&manifest.digest)
+            .image_tag(tag)
+            .send()
+            .await;
+        match answer {
+            Ok(out) => Ok(Tagged::Moved(
+                out.image()
+                    .and_then(|i| i.image_id())
+                    .and_then(|i| i.image_digest())
+                    .unwrap_or_default()
+                    .to_string(),
+            )),
+            Err(err) => {
+                let code = err.as_service_error().and_then(|e| e.code());
+                let message = err
+                    .as_service_error()
+                    .and_then(|e| e.message())
+                    .unwrap_or_default()
+                    .to_string();
+                match code {
+                    Some("ImageAlreadyExistsException") => Ok(Tagged::AlreadyThere),
+                    Some("ImageTagAlreadyExistsException") => {
+                        Err(RegistryError::TagImmutable(message))
+                    }
+                    _ => Err(match classify_for(&err, "ecr:PutImage") {
+                        Classified::Error(e) => e,
+                        _ => RegistryError::Other(format!("no repository {}", repo.name)),
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn remove_tag(&self, repo: &Repository, tag: &str) -> Result<(), RegistryError> {
+        let client = self.client(repo)?;
+        let out = client
+            .batch_delete_image()
+            .repository_name(&repo.name)
+            .set_registry_id(repo.registry_id.clone())
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await
+            .map_err(|err| match classify_for(&err, "ecr:BatchDeleteImage") {
+                Classified::Error(e) => e,
+                _ => RegistryError::Other(format!("no repository {}", repo.name)),
+            })?;
+        match out.failures().first() {
+            // Gone already: what was wanted.
+            Some(f)
+                if f.failure_code()
+                    .is_some_and(|c| c.as_str() == "ImageNotFound") =>
+            {
+                Ok(())
+            }
+            Some(f) => Err(RegistryError::Other(format!(
+                "BatchDeleteImage could not remove {tag} in {}: {}",
+                repo.name,
+                f.failure_reason().unwrap_or("no reason given")
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 impl AwsRegistry {
@@ -377,6 +576,15 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    classify_for(err, "ecr:DescribeImages")
+}
+
+/// `classify` for a call that needs `action` (named when access is denied).
+fn classify_for<E, R>(err: &SdkError<E, R>, action: &str) -> Classified
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     let context = error_chain(err);
     match err {
         SdkError::ServiceError(service) => {
@@ -386,11 +594,9 @@ where
             match code {
                 "ImageNotFoundException" => Classified::TagMissing,
                 "RepositoryNotFoundException" => Classified::RepositoryMissing,
-                "AccessDeniedException" | "AccessDenied" => {
-                    Classified::Error(RegistryError::AccessDenied(format!(
-                        "{message} (the role needs ecr:DescribeImages)"
-                    )))
-                }
+                "AccessDeniedException" | "AccessDenied" => Classified::Error(
+                    RegistryError::AccessDenied(format!("{message} (the role needs {action})")),
+                ),
                 "UnrecognizedClientException"
                 | "InvalidSignatureException"
                 | "ExpiredTokenException"

@@ -1,5 +1,6 @@
 //! The registry seam: does a tag exist, what is it, what does it list and what did its scan
-//! find? The trait and the pure reading of manifests; `aws.rs` implements it with aws-sdk-ecr.
+//! find, and (promote-by tag) may a tag move and move it. The trait and the pure reading of
+//! manifests and tag mutability; `aws.rs` implements it with aws-sdk-ecr.
 
 mod aws;
 
@@ -44,6 +45,9 @@ pub enum RegistryError {
     Unreachable(String),
     #[error("ECR kept throttling the requests: {0}")]
     Throttled(String),
+    /// PutImage: the tag is immutable in this repository and names another image.
+    #[error("the tag is immutable: {0}")]
+    TagImmutable(String),
     #[error("ECR answered with an error: {0}")]
     Other(String),
 }
@@ -62,6 +66,9 @@ impl RegistryError {
             }
             RegistryError::Throttled(_) => {
                 "re-run the job later, or verify fewer repositories at once"
+            }
+            RegistryError::TagImmutable(_) => {
+                "make the environment tags mutable in the repository (IMMUTABLE_WITH_EXCLUSION with an exclusion filter for them; see the README's \"Promote by environment tag\")"
             }
             RegistryError::Other(_) => {
                 "re-run the job; if it persists, check the AWS Health Dashboard"
@@ -96,6 +103,68 @@ pub enum Scan {
     Missing,
 }
 
+/// A repository's tag mutability, as DescribeRepositories answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagMutability {
+    /// `MUTABLE`, `IMMUTABLE`, `IMMUTABLE_WITH_EXCLUSION` or `MUTABLE_WITH_EXCLUSION`.
+    pub setting: String,
+    /// The WILDCARD exclusion filters (`*` matches any run of characters).
+    pub exclusions: Vec<String>,
+}
+
+impl TagMutability {
+    /// Whether `tag`, once set, cannot be moved to another image.
+    pub fn is_immutable(&self, tag: &str) -> bool {
+        let excluded = self.exclusions.iter().any(|f| wildcard(f, tag));
+        match self.setting.as_str() {
+            "IMMUTABLE" => true,
+            "IMMUTABLE_WITH_EXCLUSION" => !excluded,
+            "MUTABLE_WITH_EXCLUSION" => excluded,
+            // MUTABLE, and a setting newer than this code: PutImage itself refuses if need be.
+            _ => false,
+        }
+    }
+}
+
+/// ECR's WILDCARD filter: `*` matches any run of characters (none included), every other
+/// character only itself.
+pub fn wildcard(filter: &str, tag: &str) -> bool {
+    let parts: Vec<&str> = filter.split('*').collect();
+    if parts.len() == 1 {
+        return filter == tag;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if tag.len() < first.len() + last.len() || !tag.starts_with(first) || !tag.ends_with(last) {
+        return false;
+    }
+    let mut rest = &tag[first.len()..tag.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// An image's manifest exactly as ECR stores it: putting these bytes with this media type
+/// gives the same digest, and an index stays an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub digest: String,
+    pub bytes: String,
+    pub media_type: String,
+}
+
+/// What PutImage did with a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tagged {
+    /// The tag now names the image; the digest ECR answered.
+    Moved(String),
+    /// The tag already named this image (ImageAlreadyExistsException): nothing changed.
+    AlreadyThere,
+}
+
 /// The registry seam. Tests run it against moto's ECR server, and a local server that speaks
 /// ECR's JSON API, through the real SDK.
 pub trait Registry {
@@ -127,6 +196,44 @@ pub trait Registry {
         digest: &str,
         wait: std::time::Duration,
     ) -> impl Future<Output = Result<Scan, RegistryError>> + Send;
+
+    /// The repository's tag mutability and exclusion filters (DescribeRepositories).
+    fn mutability(
+        &self,
+        repo: &Repository,
+    ) -> impl Future<Output = Result<TagMutability, RegistryError>> + Send;
+
+    /// The digest `tag` names now; `None` when it names nothing (or the repository is missing:
+    /// the image check reports that).
+    fn tagged_digest(
+        &self,
+        repo: &Repository,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
+
+    /// The manifest of `digest`, whatever its type (BatchGetImage accepting every type).
+    fn manifest(
+        &self,
+        repo: &Repository,
+        digest: &str,
+    ) -> impl Future<Output = Result<Manifest, RegistryError>> + Send;
+
+    /// Put `tag` on the image of `manifest` (PutImage with its exact bytes, media type and
+    /// digest).
+    fn put_tag(
+        &self,
+        repo: &Repository,
+        manifest: &Manifest,
+        tag: &str,
+    ) -> impl Future<Output = Result<Tagged, RegistryError>> + Send;
+
+    /// Take `tag` off its image (BatchDeleteImage by tag). ECR deletes an image whose last tag
+    /// goes: call it only for an image that keeps another tag.
+    fn remove_tag(
+        &self,
+        repo: &Repository,
+        tag: &str,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 }
 
 /// The platforms of an image index (OCI index or Docker manifest list), attestations left out;
@@ -184,5 +291,34 @@ mod tests {
             None
         );
         assert_eq!(index_platforms("not json"), None);
+    }
+
+    #[test]
+    fn wildcard_filters_match_like_ecr() {
+        assert!(wildcard("qa", "qa") && !wildcard("qa", "qa2") && !wildcard("qa", "q"));
+        assert!(wildcard("stag*", "staging") && wildcard("stag*", "stag"));
+        assert!(wildcard("*-env", "qa-env") && wildcard("*", "anything"));
+        assert!(wildcard("a*b*c", "aXbYc") && wildcard("a*b*c", "abc"));
+        assert!(!wildcard("a*b*c", "aXc") && !wildcard("stag*", "stg"));
+        // `.` is itself, not any character (moto treats filters as regular expressions).
+        assert!(!wildcard("env.*", "envoy") && wildcard("env.*", "env.qa"));
+        assert!(
+            !wildcard("ab*ba", "aba"),
+            "the prefix and suffix may not overlap"
+        );
+    }
+
+    #[test]
+    fn immutability_follows_the_setting_and_its_exclusions() {
+        let m = |setting: &str, exclusions: &[&str]| TagMutability {
+            setting: setting.into(),
+            exclusions: exclusions.iter().map(|e| e.to_string()).collect(),
+        };
+        assert!(!m("MUTABLE", &[]).is_immutable("qa"));
+        assert!(m("IMMUTABLE", &[]).is_immutable("qa"));
+        assert!(!m("IMMUTABLE_WITH_EXCLUSION", &["dev", "q*"]).is_immutable("qa"));
+        assert!(m("IMMUTABLE_WITH_EXCLUSION", &["dev", "stag*"]).is_immutable("qa"));
+        assert!(m("MUTABLE_WITH_EXCLUSION", &["qa"]).is_immutable("qa"));
+        assert!(!m("MUTABLE_WITH_EXCLUSION", &["v*"]).is_immutable("qa"));
     }
 }

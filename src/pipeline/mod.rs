@@ -1,12 +1,15 @@
 //! The run, as a reader can follow it, one file per mode: `promote` (after the deploy),
 //! `resolve` (before it), `rollback`. Each reads in concurrent rounds (`gather`), decides purely
 //! (`decide`), acts (`act`) and follows (`follow`); a stage that fails ends the run through `?`,
-//! and the report keeps what was learnt on the way. What the modes share lives here.
+//! and the report keeps what was learnt on the way. What the modes share lives here, promote
+//! by environment tag included.
 
 mod delivery;
 mod promote;
 mod resolve;
 mod rollback;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -14,7 +17,7 @@ use crate::config::{Inputs, TagMatch};
 use crate::decide;
 use crate::ecr::Registry;
 use crate::gates::{self, Gate};
-use crate::gather::{self, WorkflowFacts};
+use crate::gather::{self, TagFacts, WorkflowFacts};
 use crate::github::{GhError, GitHub};
 use crate::model::{DispatchTarget, Mode};
 use crate::outcome::{Failure, ImageRow, ImageState, Report};
@@ -41,6 +44,7 @@ pub async fn run<R: Registry, G: GitHub, W: Web>(
 ) -> Report {
     let mut report = decide::base_report(inputs);
     let now = crate::text::now_epoch();
+    report.generated_at = now;
     let outcome = match inputs.mode {
         Mode::Promote => promote::run(inputs, io, progress, &mut report, now).await,
         Mode::Resolve => resolve::run(inputs, io, progress, &mut report, now).await,
@@ -144,12 +148,11 @@ async fn lists<G: GitHub>(
     github: Option<&G>,
     environments: &[String],
 ) -> Option<Result<Records, GhError>> {
-    match github {
-        Some(github) if !environments.is_empty() => {
-            Some(gather::record_lists(github, environments).await)
-        }
-        _ => None,
+    let github = github?;
+    if environments.is_empty() {
+        return Some(Ok(Records::default()));
     }
+    Some(gather::record_lists(github, environments).await)
 }
 
 /// The records as read, or empty with a warning when they could not be.
@@ -303,4 +306,66 @@ async fn dispatch<G: GitHub>(
     }
     report.run = run?;
     Ok(plan)
+}
+
+/// The first round's read for promote-by tag: each repository's tag mutability and what
+/// `environment`'s tag names there now; `None` when no tag is to move.
+async fn tag_facts<R: Registry>(
+    inputs: &Inputs,
+    registry: &R,
+    environment: Option<&str>,
+) -> Option<Vec<TagFacts>> {
+    let environment = environment.filter(|_| inputs.dispatch.promote_by.tag)?;
+    let tag = inputs.dispatch.environment_tag.for_environment(environment);
+    Some(gather::tag_facts(inputs, registry, &tag).await)
+}
+
+/// Promote by tag: check every repository (and, with dispatch too, the dispatch's pre-flight)
+/// before any tag moves, then move `environment`'s tag to the verified digests everywhere (not
+/// in a dry run). A sentence for the message.
+#[allow(clippy::too_many_arguments)]
+async fn move_tag<R: Registry, G, W>(
+    inputs: &Inputs,
+    io: &Adapters<'_, R, G, W>,
+    progress: &Progress,
+    report: &mut Report,
+    environment: &str,
+    image_tag: &str,
+    digests: &std::collections::BTreeMap<String, String>,
+    facts: &[TagFacts],
+    dispatching: Option<(&decide::Sending<'_>, &WorkflowFacts)>,
+) -> Result<String, Failure> {
+    let tag = inputs.dispatch.environment_tag.for_environment(environment);
+    let _group = log::group(&format!("Move the `{tag}` tag in ECR"));
+    if let (Some((sending, workflow)), Some(target)) = (dispatching, &inputs.dispatch.target) {
+        // A dispatch GitHub would refuse is known now: refuse before any tag moves.
+        decide::dispatch_plan(inputs, target, sending, workflow, "").map_err(|f| {
+            log_workflow(workflow, target);
+            log_failure(&f);
+            Failure {
+                message: format!("{}; no tag was moved", f.message),
+                ..f
+            }
+        })?;
+    }
+    let plan = decide::tag::plan(inputs, environment, image_tag, digests, facts)
+        .inspect_err(log_failure)?;
+    for m in &plan.moves {
+        log::line(&format!(
+            "{}: `{tag}` names {}",
+            m.repo.display(),
+            m.previous.as_deref().unwrap_or("nothing")
+        ));
+    }
+    if !inputs.dry_run {
+        progress.enter(crate::outcome::Phase::Tag, Some(report));
+        crate::act::tag::apply(io.registry, &plan)
+            .await
+            .inspect_err(log_failure)?;
+        // Moving the tag is the promotion: `promoted`, whatever interrupts from here on.
+        progress.dispatched();
+    }
+    let moved = decide::tag::moved_message(&plan, inputs.dry_run);
+    log::ok(&moved);
+    Ok(moved)
 }

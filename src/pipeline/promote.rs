@@ -64,10 +64,15 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             }
         }
     };
-    let (checked, workflow, listed) = tokio::join!(
+    // Promote by tag: the next environment's tag, read now (what it names, may it move).
+    let tag_for = inputs
+        .next_environment()
+        .filter(|_| deployed.is_ok() && inputs.auto_promote);
+    let (checked, workflow, listed, tag_facts) = tokio::join!(
         check,
         super::workflow(inputs.dispatch.target.as_ref(), io.github),
-        super::lists(io.github, &environments)
+        super::lists(io.github, &environments),
+        super::tag_facts(inputs, io.registry, tag_for)
     );
     let mut records = super::records_or_warn(listed, report);
     let digests = report.digests().unwrap_or_default();
@@ -152,6 +157,39 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         }
     };
 
+    // Promote by tag: every repository checked, then the tag moved, before any dispatch.
+    let moved = match (&next, &tag_facts) {
+        (Some(next), Some(facts)) => {
+            let sending = Sending {
+                environment: next,
+                tag: &tag,
+                digests: &digests,
+                auto_promote: true,
+                require_correlation: false,
+            };
+            let dispatching = workflow.as_ref().map(|w| (&sending, w));
+            Some(
+                super::move_tag(
+                    inputs,
+                    io,
+                    progress,
+                    report,
+                    next,
+                    &tag,
+                    &digests,
+                    facts,
+                    dispatching,
+                )
+                .await,
+            )
+        }
+        _ => None,
+    };
+    if matches!(moved, Some(Ok(_))) && !inputs.dry_run {
+        report.promoted = true;
+    }
+    let next = next.filter(|_| !matches!(moved, Some(Err(_))));
+
     // Act: dispatch the next environment, while the record is written and read.
     let github = io.github;
     let dispatching = async {
@@ -207,12 +245,21 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     report.previous = previous(&records, inputs, report);
     report.environments = decide::environments(inputs, &records, now);
 
+    let moved = moved.transpose()?;
+    let and_tag = moved.as_ref().map(|m| format!("; {m}")).unwrap_or_default();
+    let dispatched = dispatched.map_err(|f| match &moved {
+        Some(m) => Failure {
+            message: format!("{m}, but {}", f.message),
+            ..f
+        },
+        None => f,
+    });
     match dispatched? {
         Some((next, plan)) if inputs.dry_run => {
             report.succeed(
                 ResultCode::DryRun,
                 format!(
-                    "dry run: `{tag}` verified and `{}` would accept the dispatch of `{next}` on `{}`; nothing was dispatched or recorded",
+                    "dry run: `{tag}` verified and `{}` would accept the dispatch of `{next}` on `{}`{and_tag}; nothing was dispatched, tagged or recorded",
                     plan.workflow, plan.git_ref
                 ),
             );
@@ -221,7 +268,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             report.promoted = true;
             report.succeed(
                 ResultCode::Promoted,
-                decide::promoted_message(&tag, &plan, &next, report.run.as_ref()),
+                decide::promoted_message(&tag, &plan, &next, report.run.as_ref()) + &and_tag,
             );
             if inputs.dispatch.wait_for != WaitFor::None
                 && let Some(github) = github
@@ -239,7 +286,14 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
                 .await;
             }
         }
-        None => {}
+        None => match moved {
+            Some(m) if inputs.dry_run => report.succeed(
+                ResultCode::DryRun,
+                format!("dry run: `{tag}` verified; {m}; nothing was tagged or recorded"),
+            ),
+            Some(m) => report.succeed(ResultCode::Promoted, format!("`{tag}` verified; {m}")),
+            None => {}
+        },
     }
     Ok(())
 }
@@ -351,11 +405,6 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
             ..failure
         });
     }
-    let (Some(github), Some(dispatch_target), Some(workflow)) =
-        (io.github, &inputs.dispatch.target, &workflow)
-    else {
-        return Err(failure);
-    };
     let id = act::correlation_id();
     let sending = Sending {
         environment: env,
@@ -364,29 +413,68 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
         auto_promote: false,
         require_correlation: true,
     };
-    if let Err(refused) = super::dispatch(
-        inputs,
-        github,
-        dispatch_target,
-        workflow,
-        &sending,
-        &id,
-        progress,
-        report,
-    )
-    .await
-    {
-        return Err(Failure {
-            message: format!(
-                "{}; the rollback was not dispatched: {}",
-                failure.message, refused.message
-            ),
-            fix: refused.fix,
-            ..failure
-        });
+    // promote-by tag: `environment`'s own tag goes back first.
+    let mut moved = String::new();
+    if let Some(facts) = super::tag_facts(inputs, io.registry, Some(env)).await {
+        let digests = report.digests().unwrap_or_else(|| target.digests.clone());
+        let dispatching = workflow.as_ref().map(|w| (&sending, w));
+        match super::move_tag(
+            inputs,
+            io,
+            progress,
+            report,
+            env,
+            &target.tag,
+            &digests,
+            &facts,
+            dispatching,
+        )
+        .await
+        {
+            Ok(m) => moved = format!("; {m}"),
+            Err(refused) => {
+                return Err(Failure {
+                    message: format!(
+                        "{}; the rollback's tag was not moved: {}",
+                        failure.message, refused.message
+                    ),
+                    fix: refused.fix,
+                    ..failure
+                });
+            }
+        }
+    }
+    if inputs.dispatch.promote_by.dispatch {
+        let (Some(github), Some(dispatch_target), Some(workflow)) =
+            (io.github, &inputs.dispatch.target, &workflow)
+        else {
+            return Err(failure);
+        };
+        if let Err(refused) = super::dispatch(
+            inputs,
+            github,
+            dispatch_target,
+            workflow,
+            &sending,
+            &id,
+            progress,
+            report,
+        )
+        .await
+        {
+            return Err(Failure {
+                message: format!(
+                    "{}; the rollback was not dispatched: {}",
+                    failure.message, refused.message
+                ),
+                fix: refused.fix,
+                ..failure
+            });
+        }
     }
     report.rolled_back_to = Some(target.tag.clone());
     if inputs.record.enabled
+        && let Some(github) = io.github
         && let Some(entry) = record::rollback_entry(
             inputs,
             records,
@@ -407,7 +495,7 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
     report.fail(Failure::new(
         ResultCode::RolledBack,
         format!(
-            "{}; rolled `{env}` back to `{}` and held it: automatic promotions into it stop",
+            "{}; rolled `{env}` back to `{}`{moved} and held it: automatic promotions into it stop",
             failure.message, target.tag
         ),
         format!(

@@ -43,8 +43,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     }
     want(rules.from_environment.as_deref());
     let needs_record = rules.from_environment.is_some()
-        || rules.require_upstream
-        || rules.soak.before(env).is_some();
+        || (previous.is_some() && (rules.require_upstream || rules.soak.before(env).is_some()));
 
     progress.enter(Phase::Registry, None);
     let (tag, records) = match (&inputs.image.tag, &rules.from_environment) {

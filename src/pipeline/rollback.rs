@@ -25,9 +25,10 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     // One round: the record and the workflow to dispatch.
     progress.enter(Phase::Registry, None);
     let environments = inputs.chain.names().to_vec();
-    let (listed, workflow) = tokio::join!(
+    let (listed, workflow, tag_facts) = tokio::join!(
         super::lists(io.github, &environments),
-        super::workflow(inputs.dispatch.target.as_ref(), io.github)
+        super::workflow(inputs.dispatch.target.as_ref(), io.github),
+        super::tag_facts(inputs, io.registry, Some(env))
     );
     let mut records = super::records_or_fail(listed, "a rollback")?;
     if let Some(w) = super::statuses(io.github, &mut records, None).await {
@@ -63,7 +64,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     }
 
     // The image must still be there, the same and ACTIVE.
-    super::verify(
+    match super::verify(
         inputs,
         io,
         report,
@@ -71,7 +72,13 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         TagMatch::Exact,
         Gates::None,
     )
-    .await?;
+    .await
+    {
+        // Gone from a repository: said as the rollback's problem, with its fix.
+        Err(missing) if missing.result == ResultCode::ImageMissing => {}
+        Err(other) => return Err(other),
+        Ok(_) => {}
+    }
     rollback::still_there(&target, &report.images)?;
     let digests = if target.digests.is_empty() {
         report.digests().unwrap_or_default()
@@ -80,6 +87,43 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     };
 
     let id = act::correlation_id();
+    let sending = Sending {
+        environment: env,
+        tag: &target.tag,
+        digests: &digests,
+        auto_promote: false,
+        require_correlation: true,
+    };
+    // promote-by tag: `environment`'s own tag goes back to the target's digests first.
+    let moved = match &tag_facts {
+        Some(facts) => {
+            let dispatching = workflow.as_ref().map(|w| (&sending, w));
+            let m = super::move_tag(
+                inputs,
+                io,
+                progress,
+                report,
+                env,
+                &target.tag,
+                &digests,
+                facts,
+                dispatching,
+            )
+            .await?;
+            format!("; {m}")
+        }
+        None => String::new(),
+    };
+    if inputs.dry_run && !inputs.dispatch.promote_by.dispatch {
+        report.succeed(
+            ResultCode::DryRun,
+            format!(
+                "dry run: `{env}` would go back to `{}`{moved}; nothing was tagged or recorded",
+                target.tag
+            ),
+        );
+        return Ok(());
+    }
     if inputs.dispatch.promote_by.dispatch {
         let (Some(github), Some(dispatch_target), Some(workflow)) =
             (io.github, &inputs.dispatch.target, &workflow)
@@ -89,13 +133,6 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
                 "internal error: no dispatch target for the rollback",
                 "report this at the ecr-promote repository",
             ));
-        };
-        let sending = Sending {
-            environment: env,
-            tag: &target.tag,
-            digests: &digests,
-            auto_promote: false,
-            require_correlation: true,
         };
         progress.enter(Phase::Preflight, Some(report));
         super::dispatch(
@@ -113,7 +150,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             report.succeed(
                 ResultCode::DryRun,
                 format!(
-                    "dry run: `{env}` would go back to `{}`; nothing was dispatched or recorded",
+                    "dry run: `{env}` would go back to `{}`{moved}; nothing was dispatched, tagged or recorded",
                     target.tag
                 ),
             );
@@ -148,7 +185,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     report.succeed(
         ResultCode::RolledBack,
         format!(
-            "rolled `{env}` back{from} to `{}`; `{env}` is held: automatic promotions into it stop until a person promotes it by hand",
+            "rolled `{env}` back{from} to `{}`{moved}; `{env}` is held: automatic promotions into it stop until a person promotes it by hand",
             target.tag
         ),
     );

@@ -5,7 +5,9 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use crate::model::Mode;
 use crate::outcome::{ImageState, Report};
+use crate::text::format_age;
 use crate::text::{format_duration, one_line, short_digest};
 
 /// GitHub drops a step summary above 1 MiB; stay well below.
@@ -58,20 +60,122 @@ fn flag(value: bool, failed: bool) -> &'static str {
     }
 }
 
+/// What runs where: a table and a Mermaid flowchart of the chain, this run's environment
+/// marked. Digests are short in both; the outputs keep them whole.
+fn environments(s: &mut String, report: &Report) {
+    if report.environments.is_empty() {
+        return;
+    }
+    s.push_str("### Environments\n\n| Environment | Runs | Digest | Commit | Since | State |\n|---|---|---|---|---|---|\n");
+    let mut nodes = Vec::new();
+    for (i, env) in report.environments.iter().enumerate() {
+        let mut digests: Vec<String> = env.digests.values().map(|d| short_digest(d)).collect();
+        digests.dedup();
+        let name = if env.this_run {
+            format!("**{}** (this run)", code(&env.name))
+        } else {
+            code(&env.name)
+        };
+        let commit = match (&env.sha, &report.commit_base) {
+            (Some(sha), Some(base)) if sha.len() >= 7 => {
+                format!("[{}]({base}{sha})", code(&sha[..7]))
+            }
+            (Some(sha), None) if sha.len() >= 7 => code(&sha[..7]),
+            _ => "—".into(),
+        };
+        let age = env
+            .since
+            .map(|t| format!("{} ago", format_age(report.generated_at - t)))
+            .unwrap_or_else(|| "—".into());
+        let mut state = Vec::new();
+        if env.held {
+            state.push("🔒 held".to_string());
+        }
+        if let Some(f) = &env.frozen {
+            state.push(format!("❄️ {}", md(f)));
+        }
+        s.push_str(&format!(
+            "| {name} | {} | {} | {commit} | {age} | {} |\n",
+            env.tag.as_deref().map(code).unwrap_or_else(|| "—".into()),
+            if digests.is_empty() {
+                "—".into()
+            } else {
+                digests
+                    .iter()
+                    .map(|d| code(d))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            if state.is_empty() {
+                "—".into()
+            } else {
+                state.join(" · ")
+            }
+        ));
+        // Names and tags follow grammars without quotes or brackets: safe in a Mermaid label.
+        let mut label = vec![env.name.clone()];
+        label.push(
+            env.tag
+                .clone()
+                .unwrap_or_else(|| "(nothing recorded)".into()),
+        );
+        if let Some(d) = digests.first() {
+            label.push(d.clone());
+        }
+        if let Some(t) = env.since {
+            label.push(format!("{} ago", format_age(report.generated_at - t)));
+        }
+        if env.held {
+            label.push("held".into());
+        }
+        if env.frozen.is_some() {
+            label.push("frozen".into());
+        }
+        nodes.push((format!("e{i}"), label.join("<br/>"), env.this_run));
+    }
+    s.push_str("\n```mermaid\nflowchart LR\n");
+    for (i, (id, label, _)) in nodes.iter().enumerate() {
+        let arrow = if i + 1 < nodes.len() {
+            format!(" --> {}", nodes[i + 1].0)
+        } else {
+            String::new()
+        };
+        s.push_str(&format!("  {id}[\"{label}\"]{arrow}\n"));
+    }
+    if let Some((id, _, _)) = nodes.iter().find(|(_, _, this)| *this) {
+        s.push_str(&format!(
+            "  classDef thisRun stroke-width:3px\n  class {id} thisRun\n"
+        ));
+    }
+    s.push_str("```\n\n");
+}
+
 /// The job summary: what happened, in ten seconds. The message is stated once, at the top; a
 /// failure adds its details and fix.
 pub fn summary(report: &Report) -> String {
     let mut s = String::new();
     let failed = report.failed;
-    let icon = if failed { "❌" } else { "✅" };
+    // A refusal that stops a promotion without failing it (frozen, held, soaking) pauses.
+    let paused = !failed && report.fix.is_some();
+    let icon = if failed {
+        "❌"
+    } else if paused {
+        "⏸️"
+    } else {
+        "✅"
+    };
     s.push_str(&format!(
-        "## {icon} ecr-promote: `{}`\n\n",
-        report.result.as_str()
+        "## {icon} ecr-promote: `{}` ({})\n\n",
+        report.result.as_str(),
+        report.mode.as_str()
     ));
     if failed {
         s.push_str("### What went wrong\n\n");
     }
     s.push_str(&format!("{}\n\n", md_text(&report.message)));
+    if paused && let Some(fix) = &report.fix {
+        s.push_str(&format!("**Next:** {}\n\n", md_text(fix)));
+    }
     if failed {
         for line in &report.details {
             s.push_str(&format!("- {}\n", md_text(line)));
@@ -92,12 +196,18 @@ pub fn summary(report: &Report) -> String {
             .iter()
             .map(|env| {
                 if Some(env.as_str()) == current {
-                    format!("**{}** (deployed)", code(env))
+                    let what = match report.mode {
+                        Mode::Promote => "deployed",
+                        Mode::Resolve => "entering",
+                        Mode::Rollback => "rolling back",
+                    };
+                    format!("**{}** ({what})", code(env))
                 } else if Some(env.as_str()) == next {
-                    let verb = if report.promoted {
-                        "dispatched"
-                    } else {
-                        "next"
+                    // Promoted without a dispatch: its environment tag moved (promote-by tag).
+                    let verb = match (report.promoted, report.dispatch.is_some()) {
+                        (true, true) => "dispatched",
+                        (true, false) => "promoted",
+                        (false, _) => "next",
                     };
                     format!("**{}** ({verb})", code(env))
                 } else {
@@ -108,13 +218,52 @@ pub fn summary(report: &Report) -> String {
         s.push_str(&format!("**Chain:** {}\n\n", steps.join(" → ")));
     }
 
-    s.push_str("| deploy_success | promoted | result |\n|---|---|---|\n");
-    s.push_str(&format!(
-        "| {} | {} | `{}` |\n\n",
-        flag(report.deploy_success, failed),
-        flag(report.promoted, failed),
-        report.result.as_str()
-    ));
+    match report.mode {
+        Mode::Resolve => {
+            s.push_str("| admitted | result |\n|---|---|\n");
+            s.push_str(&format!(
+                "| {} | `{}` |\n\n",
+                flag(
+                    report.result == crate::outcome::ResultCode::Resolved,
+                    failed
+                ),
+                report.result.as_str()
+            ));
+        }
+        _ => {
+            s.push_str("| deploy_success | promoted | recorded | result |\n|---|---|---|---|\n");
+            s.push_str(&format!(
+                "| {} | {} | {} | `{}` |\n\n",
+                flag(report.deploy_success, failed),
+                flag(report.promoted, failed),
+                flag(report.record.is_some(), false),
+                report.result.as_str()
+            ));
+        }
+    }
+    if !report.checks.is_empty() {
+        s.push_str("### Checked\n\n");
+        for check in &report.checks {
+            s.push_str(&format!("- ✅ {}\n", md_text(check)));
+        }
+        s.push('\n');
+    }
+    if let Some(to) = &report.rolled_back_to {
+        let env = report.environment.as_deref().unwrap_or_default();
+        let from = report
+            .previous
+            .as_ref()
+            .map(|(tag, _)| format!(" from {}", code(tag)))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "### Rollback\n\n{} goes back{from} to {}. It is **held**: automatic promotions into it stop, and a run that an automation starts may only bring {}. To lift the hold, fix what the rollback was for, then run the workflow by hand for {} with the image you want: a person's run records `\"hold\": false`.\n\n",
+            code(env),
+            code(to),
+            code(to),
+            code(env)
+        ));
+    }
+    environments(&mut s, report);
 
     if !report.images.is_empty() {
         s.push_str("### Images\n\n| Repository | Tag | Digest | Pushed | Checks |\n|---|---|---|---|---|\n");

@@ -185,6 +185,7 @@ fn readme_shows_the_example_workflows_as_they_are() {
         "reusable-promote.yml",
         "reusable-caller.yml",
         "gated.yml",
+        "tag-promotion.yml",
     ] {
         let text = read(&format!("examples/workflows/{file}"));
         assert!(

@@ -11,8 +11,12 @@ mod delivery;
 mod faults;
 mod gates;
 mod images;
+mod record;
 mod reliability;
+mod resolve;
+mod rollback;
 mod summary;
+mod tags;
 
 use helpers::Step;
 

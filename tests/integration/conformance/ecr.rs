@@ -320,6 +320,40 @@ fn every_answer_of_the_ecr_stand_in_matches_the_model() {
             "AccessDeniedException"
         );
         ecr.allow("PutImage");
+        // BatchDeleteImage: a tag (the image keeps its others), a missing one, a digest.
+        let out = c
+            .batch_delete_image()
+            .repository_name("shop/multi")
+            .image_ids(tag("qa"))
+            .image_ids(tag("nope"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.image_ids().len(), 1);
+        assert_eq!(
+            out.failures()[0].failure_code().map(|c| c.as_str()),
+            Some("ImageNotFound")
+        );
+        c.batch_delete_image()
+            .repository_name("shop/backend")
+            .image_ids(
+                ImageIdentifier::builder()
+                    .image_digest(format!("sha256:{:064x}", 3))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            code(
+                c.batch_delete_image()
+                    .repository_name("shop/nope")
+                    .image_ids(tag("v1"))
+                    .send()
+                    .await
+            ),
+            "RepositoryNotFoundException"
+        );
         // DescribeRepositories.
         c.describe_repositories().send().await.unwrap();
         c.describe_repositories()
@@ -419,6 +453,8 @@ fn every_answer_of_the_ecr_stand_in_matches_the_model() {
         ("PutImage", "RepositoryNotFoundException"),
         ("PutImage", "AccessDeniedException"),
         ("PutImage", "LimitExceededException"),
+        ("BatchDeleteImage", "200"),
+        ("BatchDeleteImage", "RepositoryNotFoundException"),
         ("DescribeRepositories", "200"),
         ("DescribeRepositories", "RepositoryNotFoundException"),
         ("DescribeImageScanFindings", "200"),
@@ -806,6 +842,37 @@ fn immutable_tags_with_and_without_exclusions() {
         wildcard("stag*", "staging") && wildcard("*-env", "qa-env") && wildcard("a*b*c", "aXbYc")
     );
     assert!(!wildcard("stag*", "stg") && !wildcard("qa", "qa2") && !wildcard("a*b*c", "aXc"));
+}
+
+/// ECR's documented BatchDeleteImage: a tag alone takes only that tag off while the image has
+/// others, and deletes the image with its last tag.
+#[test]
+fn deleting_a_tag_keeps_an_image_that_has_another() {
+    let ecr = registry();
+    let c = sdk(&ecr.url);
+    block_on(async {
+        c.batch_delete_image()
+            .repository_name("shop/backend")
+            .image_ids(tag("latest"))
+            .send()
+            .await
+            .unwrap();
+        let kept = ecr.tagged("shop/backend", "ea11a24-1").unwrap();
+        assert_eq!(kept.tags, ["ea11a24-1"]);
+        c.batch_delete_image()
+            .repository_name("shop/backend")
+            .image_ids(tag("ea11a24-1"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !ecr.images("shop/backend")
+                .iter()
+                .any(|i| i.digest == kept.digest),
+            "the last tag took the image with it"
+        );
+    });
+    check_answers(&ecr);
 }
 
 #[test]

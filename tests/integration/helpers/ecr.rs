@@ -3,7 +3,8 @@
 //! faults, tag immutability with exclusions, and counting the calls made. It answers as the ECR
 //! model of the AWS SDKs describes (`tests/integration/conformance` checks every answer against
 //! botocore's `service-2.json`): DescribeImages, ListImages, BatchGetImage, PutImage,
-//! DescribeRepositories and DescribeImageScanFindings. Plain threads and std::net.
+//! BatchDeleteImage, DescribeRepositories and DescribeImageScanFindings. Plain threads and
+//! std::net.
 
 #![allow(dead_code)]
 
@@ -85,6 +86,14 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
             "ImageTagAlreadyExistsException",
             "ImageDigestDoesNotMatchException",
             "KmsException",
+        ],
+    ),
+    (
+        "BatchDeleteImage",
+        &[
+            "ServerException",
+            "InvalidParameterException",
+            "RepositoryNotFoundException",
         ],
     ),
     (
@@ -800,6 +809,7 @@ fn handle(
         "ListImages" => list_images(repo, request),
         "BatchGetImage" => batch_get_image(repo, request, &registry, &repository),
         "PutImage" => put_image(repo, request, &registry, &repository),
+        "BatchDeleteImage" => batch_delete_image(repo, request),
         "DescribeImageScanFindings" => scan_findings(repo, request, &registry, &repository),
         _ => unreachable!(),
     }
@@ -1096,6 +1106,56 @@ fn put_image(repo: &mut Repository, request: &Value, registry: &str, name: &str)
                           "imageManifest": image.manifest,
                           "imageManifestMediaType": image.manifest_media_type()}}),
     )
+}
+
+/// The documented behaviour: a tag alone removes that tag, and the image with it when it was
+/// the image's last tag; a digest removes the image and all its tags.
+fn batch_delete_image(repo: &mut Repository, request: &Value) -> (u16, Value) {
+    let ids = request["imageIds"].as_array().cloned().unwrap_or_default();
+    if ids.is_empty() || ids.len() > 100 {
+        return error(
+            "InvalidParameterException",
+            "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length between 1 and 100'",
+        );
+    }
+    let mut deleted = Vec::new();
+    let mut failures = Vec::new();
+    for id in &ids {
+        let (tag, digest) = (id["imageTag"].as_str(), id["imageDigest"].as_str());
+        if tag.is_none() && digest.is_none() {
+            failures.push(json!({"imageId": id, "failureCode": "MissingDigestAndTag", "failureReason": "Missing image digest and tag"}));
+            continue;
+        }
+        let Some(position) = find(&repo.images, id).map(|i| i.digest.clone()) else {
+            failures.push(json!({"imageId": id, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"}));
+            continue;
+        };
+        let index = repo
+            .images
+            .iter()
+            .position(|i| i.digest == position)
+            .unwrap();
+        match (tag, digest) {
+            (Some(t), None) => {
+                let image = &mut repo.images[index];
+                image.tags.retain(|x| x != t);
+                deleted.push(json!({"imageDigest": image.digest, "imageTag": t}));
+                if image.tags.is_empty() {
+                    repo.images.remove(index);
+                }
+            }
+            _ => {
+                let image = repo.images.remove(index);
+                if image.tags.is_empty() {
+                    deleted.push(json!({"imageDigest": image.digest}));
+                }
+                for t in &image.tags {
+                    deleted.push(json!({"imageDigest": image.digest, "imageTag": t}));
+                }
+            }
+        }
+    }
+    (200, json!({"imageIds": deleted, "failures": failures}))
 }
 
 fn describe_repositories(

@@ -6,6 +6,7 @@
 pub mod ecr;
 pub mod github;
 pub mod http;
+pub mod records;
 pub mod web;
 
 use std::collections::HashMap;
@@ -317,6 +318,15 @@ impl Step {
     pub fn env(mut self, name: &str, value: &str) -> Step {
         self.env.insert(name.to_string(), value.to_string());
         self
+    }
+
+    /// The run was started by this event (its JSON at GITHUB_EVENT_PATH).
+    pub fn event(self, json: &str) -> Step {
+        let path = self.dir.path().join("event.json");
+        std::fs::write(&path, json).unwrap();
+        let path = path.display().to_string();
+        self.env("GITHUB_EVENT_PATH", &path)
+            .env("GITHUB_EVENT_NAME", "workflow_dispatch")
     }
 
     pub fn unset(mut self, name: &str) -> Step {
