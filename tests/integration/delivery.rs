@@ -108,7 +108,7 @@ fn the_end_of_the_chain_summarises_this_promotion_and_thirty_days() {
         "{}",
         ran.summary
     );
-    assert!(!ran.summary.contains("mermaid"), "{}", ran.summary);
+    assert!(!ran.summary.contains("xychart-beta"), "{}", ran.summary);
     let ran = at("qa", TAG, &backend)
         .github(&gh)
         .env("GITHUB_SHA", &head)
