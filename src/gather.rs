@@ -182,7 +182,7 @@ pub enum Reach {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub history: History,
-    /// `MAX_PAGES` were read and more records were within reach.
+    /// The most pages were read and more records were within reach.
     pub truncated: bool,
 }
 
@@ -191,6 +191,7 @@ pub struct Listed {
 pub struct Reader<'a, G> {
     github: &'a G,
     permits: tokio::sync::Semaphore,
+    max_pages: u32,
 }
 
 impl<'a, G: GitHub> Reader<'a, G> {
@@ -198,7 +199,14 @@ impl<'a, G: GitHub> Reader<'a, G> {
         Reader {
             github,
             permits: tokio::sync::Semaphore::new(READS_IN_FLIGHT),
+            max_pages: MAX_PAGES,
         }
+    }
+
+    /// Read at most `pages` pages of an environment (fewer than `MAX_PAGES`).
+    pub fn with_max_pages(mut self, pages: u32) -> Reader<'a, G> {
+        self.max_pages = pages.clamp(1, MAX_PAGES);
+        self
     }
 
     /// The records of `environment` within `reach`, newest first, each with its statuses. The
@@ -228,10 +236,10 @@ impl<'a, G: GitHub> Reader<'a, G> {
                     Reach::Newest(n) => seen < n,
                     Reach::Current => true,
                 };
-            if more && page >= MAX_PAGES {
+            if more && page >= self.max_pages {
                 truncated_ref.set(true);
             }
-            let next = (more && page < MAX_PAGES).then_some((page + 1, seen));
+            let next = (more && page < self.max_pages).then_some((page + 1, seen));
             let records: Vec<Result<Record, GhError>> = listed
                 .into_iter()
                 .filter_map(|d| {

@@ -17,6 +17,9 @@ use crate::text::{format_age, now_epoch};
 
 /// The window of the summary's figures.
 pub const WINDOW_DAYS: i64 = 30;
+/// Pages of 100 records read for the summary at most: one request per record follows (its
+/// statuses), and the job's `GITHUB_TOKEN` may make 1,000 requests an hour.
+const SUMMARY_PAGES: u32 = 1;
 /// Bars in the chart.
 const CHART_BARS: usize = 20;
 
@@ -34,8 +37,8 @@ pub(super) async fn figures_at_end<G: GitHub>(
         return (None, None);
     }
     let started = now_epoch();
-    let window = Window::ending(started, WINDOW_DAYS * 86_400);
-    let reader = Reader::new(github);
+    let mut window = Window::ending(started, WINDOW_DAYS * 86_400);
+    let reader = Reader::new(github).with_max_pages(SUMMARY_PAGES);
     let listed = match reader
         .history(&inputs.environment, Reach::Since(window.since))
         .await
@@ -49,6 +52,12 @@ pub(super) async fn figures_at_end<G: GitHub>(
             return (None, None);
         }
     };
+    // More records than were read: the figures cover the ones read, from the oldest of them.
+    if listed.truncated
+        && let Some(oldest) = listed.history.records.last()
+    {
+        window.since = oldest.created_at;
+    }
     // This run's own deployment may be listed already, without its status: it is counted
     // below as the success it is about to be.
     let mut records: Vec<Record> = listed
@@ -92,6 +101,16 @@ pub(super) async fn figures_at_end<G: GitHub>(
 
 /// One line: this promotion's lead time, then the environment's figures over the window.
 pub fn line(f: &Figures, lead: Option<i64>, sha: &str) -> String {
+    let full = WINDOW_DAYS * 86_400;
+    let span = if f.window.until - f.window.since >= full {
+        format!("over the last {WINDOW_DAYS} days")
+    } else {
+        format!(
+            "over its newest {} records (the last {})",
+            f.records,
+            format_age(f.window.until - f.window.since)
+        )
+    };
     let this = match lead {
         Some(secs) => format_age(secs),
         None => format!(
@@ -111,7 +130,7 @@ pub fn line(f: &Figures, lead: Option<i64>, sha: &str) -> String {
         (None, n) => format!("{n} failure{} not restored", if n == 1 { "" } else { "s" }),
     };
     format!(
-        "This promotion's lead time: {this}. `{}` over the last {WINDOW_DAYS} days: {} deploy{} ({:.1} a week), {lead_times}, change failure rate {}, {restore}.",
+        "This promotion's lead time: {this}. `{}` {span}: {} deploy{} ({:.1} a week), {lead_times}, change failure rate {}, {restore}.",
         f.environment,
         f.successful,
         if f.successful == 1 { "" } else { "s" },
@@ -205,6 +224,14 @@ mod tests {
         assert_eq!(
             line(&f, Some(3 * 3600 + 5 * 60), "abcdef1234"),
             "This promotion's lead time: 3h 5m. `staging` over the last 30 days: 4 deploys (0.9 a week), lead time median 5h (p90 8d 5h), change failure rate 33% (2/6), time to restore median 1d 1h."
+        );
+        let mut recent = f.clone();
+        recent.window.since = recent.window.until - 12 * 86_400 - 3 * 3600;
+        assert!(
+            line(&recent, Some(60), "abc")
+                .contains("`staging` over its newest 6 records (the last 12d 3h): 4 deploys"),
+            "{}",
+            line(&recent, Some(60), "abc")
         );
         let mut quiet = f.clone();
         (quiet.lead_time, quiet.time_to_restore, quiet.unrestored) = (None, None, 2);

@@ -166,3 +166,46 @@ fn the_delivery_block_renders_as_text_and_a_mermaid_block() {
             .contains("Delivery")
     );
 }
+
+/// A busy last environment: the summary reads one page of 100 records, not the whole month, so
+/// that a promotion's requests stay bounded (the job's token may make 1,000 an hour).
+#[test]
+fn a_busy_environment_is_summarised_from_its_newest_hundred_records() {
+    let backend = unique("shop/backend");
+    seed(REGION, &backend, &[TAG]);
+    let gh = github_with_deploy("");
+    let t = now();
+    // 150 successes 4 h apart, the newest an hour ago: 25 days.
+    for i in 0..150u64 {
+        let created = t - H - i * 4 * H;
+        gh.add_commit(&sha(i), created - H);
+        gh.add_deployment(
+            Seed::new("staging", created)
+                .sha(&sha(i))
+                .payload(payload(&format!("b{i}")))
+                .status("success", created + 60),
+        );
+    }
+    let before = gh.requests().len();
+    let ran = at("staging", TAG, &backend).github(&gh).run();
+    assert_eq!(ran.out("result"), "end-of-chain", "{}", ran.context());
+    // The newest 100 records span 1 h + 99 × 4 h = 16 d 13 h (or, when this run's own new
+    // deployment is on the page, 99 of them: 16 d 9 h).
+    assert!(
+        ran.summary.contains("`staging` over its newest 10")
+            && ran.summary.contains(" records (the last 16d "),
+        "{}",
+        ran.summary
+    );
+    let requests = &gh.requests()[before..];
+    let count = |part: &str| {
+        requests
+            .iter()
+            .filter(|r| format!("{}?{}", r.path, r.query).contains(part))
+            .count()
+    };
+    assert_eq!(count("per_page=100&page="), 1, "one page for the summary");
+    // At most 100 for the summary; the run reads a few of the newest records' statuses itself.
+    assert!(count("/statuses") <= 110, "{}", count("/statuses"));
+    assert!(count("/commits/") <= 101, "{}", count("/commits/"));
+}
