@@ -84,7 +84,7 @@ pub struct Context {
     pub now: i64,
 }
 
-/// Run a local command; its exit code. `var` reads the process's variables.
+/// Run a local command with the process's variables and terminal; its exit code.
 pub fn main(request: Request, policy: Policy) -> i32 {
     use std::io::IsTerminal;
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());

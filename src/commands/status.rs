@@ -72,12 +72,16 @@ pub fn check(ctx: &Context, freeze: Option<&str>) -> Result<Freeze, Failure> {
     })
 }
 
+/// Pages read per environment while looking for what it runs: an environment whose newest 300
+/// records all failed is shown without a current image rather than read to its first day.
+const PAGES: u32 = 3;
+
 pub async fn run<G: GitHub>(
     ctx: &Context,
     github: &G,
     freeze: &Freeze,
 ) -> Result<Printed, Failure> {
-    let reader = Reader::new(github);
+    let reader = Reader::new(github).with_max_pages(PAGES);
     let read = join_all(
         ctx.chain
             .names()
@@ -86,12 +90,17 @@ pub async fn run<G: GitHub>(
     )
     .await;
     let mut histories = Vec::new();
+    let mut notes = Vec::new();
     for listed in read {
-        histories.push(
-            listed
-                .map_err(|e| super::unreadable(&ctx.repository, e))?
-                .history,
-        );
+        let listed = listed.map_err(|e| super::unreadable(&ctx.repository, e))?;
+        if listed.truncated && listed.history.current().is_none() {
+            notes.push(format!(
+                "{} has no successful record among its newest {} records",
+                listed.history.environment,
+                PAGES * crate::gather::PAGE_SIZE
+            ));
+        }
+        histories.push(listed.history);
     }
     let status = of(ctx, &histories, freeze);
     Ok(Printed {
@@ -100,7 +109,7 @@ pub async fn run<G: GitHub>(
         } else {
             table(&status, ctx).render(ctx.style)
         },
-        notes: Vec::new(),
+        notes,
     })
 }
 

@@ -508,3 +508,32 @@ fn five_thousand_deployments_are_read_in_bounded_requests() {
         ran.elapsed
     );
 }
+
+/// An environment that never succeeded is not read to its first day: `status` stops after
+/// three pages and says so.
+#[test]
+fn status_reads_at_most_three_pages_of_an_environment_that_never_succeeded() {
+    let gh = FakeGitHub::start(REPOSITORY, TOKEN, "");
+    let t = now();
+    for i in 0..350u64 {
+        gh.add_deployment(
+            Seed::new("qa", t - 400 * H + i * H)
+                .sha(&sha(i))
+                .payload(payload(&format!("f{i}"), 'f', None, false))
+                .status("failure", t - 400 * H + i * H + 60),
+        );
+    }
+    let ran = command(&gh).run_with(&["status", "--json"]);
+    let v = json_of(&ran);
+    assert_eq!(v["environments"][1]["image_tag"], Value::Null);
+    assert_eq!(v["environments"][1]["newest"]["image_tag"], "f349");
+    assert!(
+        ran.stderr
+            .contains("note: qa has no successful record among its newest 300 records"),
+        "{}",
+        ran.stderr
+    );
+    let pages = requested(&gh, "/deployments?environment=qa");
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(requested(&gh, "/statuses").len() <= 300);
+}
