@@ -158,3 +158,165 @@ pub async fn record_statuses<G: GitHub>(
     }
     Ok(())
 }
+
+/// Requests in flight at once when long histories are read (GitHub asks integrators to keep
+/// concurrent requests low; 16 keeps 5,000 records within seconds).
+pub const READS_IN_FLIGHT: usize = 16;
+/// Deployments per page: GitHub's maximum.
+pub const PAGE_SIZE: u32 = 100;
+/// Pages read per environment at most (10,000 records), so that no history takes unbounded time.
+pub const MAX_PAGES: u32 = 100;
+
+/// How far back an environment's history is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Every record created at or after this instant (epoch seconds).
+    Since(i64),
+    /// The newest `n` records.
+    Newest(usize),
+    /// The records down to the newest successful one, inclusive: what runs there now.
+    Current,
+}
+
+/// One environment's records as read, with their statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub history: History,
+    /// The most pages were read and more records were within reach.
+    pub truncated: bool,
+}
+
+/// Reads of long histories: pages of 100, statuses and commits at most `READS_IN_FLIGHT` at a
+/// time across everything this reader reads, so several environments can be read at once.
+pub struct Reader<'a, G> {
+    github: &'a G,
+    permits: tokio::sync::Semaphore,
+    max_pages: u32,
+}
+
+impl<'a, G: GitHub> Reader<'a, G> {
+    pub fn new(github: &'a G) -> Reader<'a, G> {
+        Reader {
+            github,
+            permits: tokio::sync::Semaphore::new(READS_IN_FLIGHT),
+            max_pages: MAX_PAGES,
+        }
+    }
+
+    /// Read at most `pages` pages of an environment (fewer than `MAX_PAGES`).
+    pub fn with_max_pages(mut self, pages: u32) -> Reader<'a, G> {
+        self.max_pages = pages.clamp(1, MAX_PAGES);
+        self
+    }
+
+    /// The records of `environment` within `reach`, newest first, each with its statuses. The
+    /// statuses of a page are read while the next page is listed.
+    pub async fn history(&self, environment: &str, reach: Reach) -> Result<Listed, GhError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        use std::cell::Cell;
+
+        let truncated = Cell::new(false);
+        let truncated_ref = &truncated;
+        // Pages, newest first, until a short page, a page that reaches past `since`, or enough
+        // records for `Newest`.
+        let pages = stream::unfold(Some((1u32, 0usize)), move |state| async move {
+            let (page, seen) = state?;
+            let listed = {
+                let _permit = self.permits.acquire().await.ok();
+                self.github.deployments(environment, PAGE_SIZE, page).await
+            };
+            let listed = match listed {
+                Ok(listed) => listed,
+                Err(e) => return Some((Err(e), None)),
+            };
+            let seen = seen + listed.len();
+            let more = listed.len() == PAGE_SIZE as usize
+                && match reach {
+                    Reach::Since(since) => listed.last().is_some_and(|d| d.created_at >= since),
+                    Reach::Newest(n) => seen < n,
+                    Reach::Current => true,
+                };
+            if more && page >= self.max_pages {
+                truncated_ref.set(true);
+            }
+            let next = (more && page < self.max_pages).then_some((page + 1, seen));
+            let records: Vec<Result<Record, GhError>> = listed
+                .into_iter()
+                .filter_map(|d| {
+                    Some(Ok(Record {
+                        id: d.id,
+                        environment: d.environment,
+                        sha: d.sha,
+                        created_at: d.created_at,
+                        payload: payload_of(&d.payload)?,
+                        statuses: None,
+                    }))
+                })
+                .collect();
+            Some((Ok(stream::iter(records)), next))
+        });
+        let records = pages.try_flatten();
+        let with_statuses = |record: Record| async move {
+            let _permit = self.permits.acquire().await.ok();
+            let statuses = self.github.statuses(record.id).await?;
+            Ok::<Record, GhError>(Record {
+                statuses: Some(statuses),
+                ..record
+            })
+        };
+        let read: Vec<Record> = match reach {
+            Reach::Since(since) => {
+                records
+                    .try_take_while(|r| std::future::ready(Ok(r.created_at >= since)))
+                    .map_ok(with_statuses)
+                    .try_buffer_unordered(READS_IN_FLIGHT)
+                    .try_collect()
+                    .await?
+            }
+            Reach::Newest(n) => {
+                records
+                    .take(n)
+                    .map_ok(with_statuses)
+                    .try_buffer_unordered(READS_IN_FLIGHT)
+                    .try_collect()
+                    .await?
+            }
+            Reach::Current => {
+                // In order, a few ahead: usually the newest record is the current one.
+                let found = Cell::new(false);
+                records
+                    .map_ok(with_statuses)
+                    .try_buffered(4)
+                    .try_take_while(|r| {
+                        let before = found.get();
+                        found.set(before || r.is_success());
+                        std::future::ready(Ok(!before))
+                    })
+                    .try_collect()
+                    .await?
+            }
+        };
+        Ok(Listed {
+            history: History::new(environment, read),
+            truncated: truncated.get(),
+        })
+    }
+
+    /// When each commit was made: one request per distinct SHA, `READS_IN_FLIGHT` at a time.
+    pub async fn commit_times<'s>(
+        &self,
+        shas: impl IntoIterator<Item = &'s str>,
+    ) -> std::collections::BTreeMap<String, Result<i64, GhError>> {
+        use futures_util::stream::{self, StreamExt};
+        let distinct: std::collections::BTreeSet<&str> =
+            shas.into_iter().filter(|s| !s.is_empty()).collect();
+        stream::iter(distinct)
+            .map(|sha| async move {
+                let _permit = self.permits.acquire().await.ok();
+                (sha.to_string(), self.github.commit_time(sha).await)
+            })
+            .buffer_unordered(READS_IN_FLIGHT)
+            .collect()
+            .await
+    }
+}

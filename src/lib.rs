@@ -6,10 +6,12 @@
 //! through a seam with a trait and one implementation: `ecr/` (aws-sdk-ecr), `github/`
 //! (octocrab), `web.rs` (the gates' HTTP). `report/` writes everything the step leaves behind;
 //! `runtime.rs` keeps a run honest under timeouts, signals and panics. `model.rs` and `text.rs`
-//! import nothing of ours.
+//! import nothing of ours. `commands/` holds the local commands (`status`, `history`,
+//! `metrics`) that read the record; `metrics.rs` computes the delivery metrics, purely.
 
 pub mod act;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod decide;
 pub mod ecr;
@@ -17,6 +19,7 @@ pub mod follow;
 pub mod gates;
 pub mod gather;
 pub mod github;
+pub mod metrics;
 pub mod model;
 pub mod outcome;
 pub mod pipeline;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use ecr_promote::cli::{self, Invocation};
+use ecr_promote::commands;
 use ecr_promote::config::{self, Inputs, Source};
 use ecr_promote::decide;
 use ecr_promote::ecr::AwsRegistry;
@@ -24,6 +25,18 @@ use ecr_promote::web::HttpWeb;
 fn main() -> ExitCode {
     // One TLS crypto provider for every client: ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // `status`, `history`, `metrics`: local commands that read the record and print it; they
+    // are no part of the action and leave no outputs or summary behind.
+    if cli::names_local_command(std::env::args_os()) {
+        init_logging();
+        return match cli::parse_local() {
+            cli::Local::Run(request) => exit(commands::main(request, retry_policy())),
+            cli::Local::Clap(e) => {
+                let _ = e.print();
+                exit(e.exit_code())
+            }
+        };
+    }
     let var = |name: &str| std::env::var_os(name).filter(|p| !p.is_empty());
     let to = Destinations {
         outputs: OutputWriter::new(var("GITHUB_OUTPUT").map(PathBuf::from)),

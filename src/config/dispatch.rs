@@ -181,7 +181,7 @@ pub(crate) fn parse_target(src: &Lookup, repository: &str) -> Result<DispatchTar
     })
 }
 
-pub(crate) fn parse_repository_slug(value: &str) -> Result<String, InputError> {
+pub fn parse_repository_slug(value: &str) -> Result<String, InputError> {
     let ok = match value.split_once('/') {
         Some((owner, name)) => {
             !owner.is_empty()

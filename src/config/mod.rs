@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use chain::{check_member, parse_chain};
-pub use dispatch::{DEFAULT_API_URL, parse_extra_inputs, parse_ref, parse_workflow};
+pub use dispatch::{
+    DEFAULT_API_URL, parse_extra_inputs, parse_ref, parse_repository_slug, parse_workflow,
+};
 pub use event::RunContext;
 pub use freeze::Freeze;
 pub use gates::{ArgoGate, HealthGate, Timeouts, WaitFor};

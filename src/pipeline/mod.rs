@@ -4,6 +4,7 @@
 //! and the report keeps what was learnt on the way. What the modes share lives here, promote
 //! by environment tag included.
 
+mod delivery;
 mod promote;
 mod resolve;
 mod rollback;

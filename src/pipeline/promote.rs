@@ -220,7 +220,12 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     };
     let mut for_summary = records.clone();
     let reading = super::statuses(github, &mut for_summary, Some(&digests));
-    let (dispatched, created, unread) = tokio::join!(dispatching, recording, reading);
+    // ── Delivery metrics (delivery.rs): at the end of the chain, read alongside. ──
+    let delivery = super::delivery::figures_at_end(inputs, github, entry.as_ref());
+    let (dispatched, created, unread, (metrics, chart)) =
+        tokio::join!(dispatching, recording, reading, delivery);
+    (report.metrics, report.chart) = (metrics, chart);
+    // ── end of delivery metrics ──
     records = for_summary;
     if let Some(w) = unread {
         report.warnings.push(w);

@@ -377,13 +377,7 @@ pub fn summary(report: &Report) -> String {
         ));
     }
 
-    if let Some(line) = &report.metrics {
-        s.push_str(&format!("**Delivery:** {}\n\n", md_text(line)));
-    }
-    if let Some(chart) = &report.chart {
-        s.push_str(chart);
-        s.push_str("\n\n");
-    }
+    s.push_str(&delivery(report));
 
     if s.len() > SUMMARY_LIMIT {
         let mut cut = SUMMARY_LIMIT;
@@ -392,6 +386,22 @@ pub fn summary(report: &Report) -> String {
         }
         s.truncate(cut);
         s.push_str("\n\n(summary truncated)\n");
+    }
+    s
+}
+
+/// Delivery figures at the end of the chain: the metrics line, and the lead-time chart as a
+/// Mermaid block (GitHub renders Mermaid in job summaries).
+fn delivery(report: &Report) -> String {
+    if report.metrics.is_none() && report.chart.is_none() {
+        return String::new();
+    }
+    let mut s = String::from("### Delivery\n\n");
+    if let Some(line) = &report.metrics {
+        s.push_str(&format!("{}\n\n", md_text(line)));
+    }
+    if let Some(chart) = &report.chart {
+        s.push_str(&format!("```mermaid\n{}\n```\n\n", chart.replace('`', "")));
     }
     s
 }

@@ -4,8 +4,10 @@
 mod helpers;
 
 mod chain;
+mod commands;
 mod conformance;
 mod contract;
+mod delivery;
 mod faults;
 mod gates;
 mod images;
