@@ -339,3 +339,27 @@ fn moto_has_no_image_status() {
         assert_eq!(archived.image_details()[0].image_status(), None);
     });
 }
+
+/// Not faithful: moto checks repository names against an older pattern than ECR's model, so it
+/// refuses names with `__` or `--` that ECR accepts (see conformance::names); tests of such
+/// names use the ECR stand-in.
+#[test]
+fn moto_refuses_repository_names_the_model_allows() {
+    block_on(async {
+        let c = ecr_client(REGION).await;
+        for name in ["team__backend", "team--backend"] {
+            let created = c
+                .create_repository()
+                .repository_name(unique(name))
+                .send()
+                .await;
+            assert_eq!(code(created), "InvalidParameterException", "{name}");
+        }
+        let plain = c
+            .create_repository()
+            .repository_name(unique("team-backend"))
+            .send()
+            .await;
+        assert!(plain.is_ok(), "{plain:?}");
+    });
+}
