@@ -688,3 +688,36 @@ fn repository_names_ecr_allows_are_accepted() {
         assert!(digests.get(name).is_some(), "{name}: {digests}");
     }
 }
+
+/// The lines of the log group `title`.
+fn log_group<'a>(stdout: &'a str, title: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .skip_while(|l| *l != format!("::group::{title}"))
+        .skip(1)
+        .take_while(|l| *l != "::endgroup::")
+        .collect()
+}
+
+#[test]
+fn the_dispatch_log_group_says_what_was_dispatched() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    let ran = at("dev", TAG, &backend).github(&gh).run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    let group = log_group(&ran.stdout, "Dispatch").join("\n");
+    let run = &gh.runs()[0];
+    for part in [
+        ".github/workflows/deploy.yml".to_string(),
+        "`qa`".to_string(),
+        "`main`".to_string(),
+        format!("image_tag={TAG}"),
+        format!("run {}", run.id),
+    ] {
+        assert!(
+            group.contains(&part),
+            "{part} not in the group:\n{}",
+            ran.stdout
+        );
+    }
+}
