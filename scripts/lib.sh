@@ -10,7 +10,9 @@ ensure_moto() {
   # (Re)install when .venv lacks moto or was made from other pins than scripts/ has now.
   if ! "$VENV/bin/moto_server" --help >/dev/null 2>&1 \
     || ! cmp -s "$ROOT/scripts/requirements-test.txt" "$VENV/requirements-test.txt"; then
-    echo "==> installing moto[server] into .venv" >&2
+    local pins
+    pins="$(grep -E '^[][a-z0-9_.-]+==' "$ROOT/scripts/requirements-test.txt" | paste -sd ' ' -)"
+    echo "==> installing $pins into .venv (once: 317 MB, a minute or two)" >&2
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-test.txt" </dev/null
     cp "$ROOT/scripts/requirements-test.txt" "$VENV/requirements-test.txt"
@@ -46,7 +48,7 @@ OCTOKIT_OPENAPI_INTEGRITY="sha512-pV8M7L9GY23AybNvTmo2nyjmpmnt6+2sRE/tqr0ZLQcPS4
 ensure_references() {
   local dir="$ROOT/.tools/octokit-openapi-$OCTOKIT_OPENAPI_VERSION"
   if [ ! -f "$dir/package/generated/api.github.com.json" ]; then
-    echo "==> installing @octokit/openapi@$OCTOKIT_OPENAPI_VERSION into .tools" >&2
+    echo "==> installing GitHub's OpenAPI description (@octokit/openapi@$OCTOKIT_OPENAPI_VERSION, through npm) into .tools (once: 45 MB)" >&2
     command -v npm >/dev/null || { echo "npm is needed to fetch GitHub's OpenAPI description" >&2; return 1; }
     local tmp
     tmp="$(mktemp -d)"

@@ -2,6 +2,7 @@
 
 usage: seed_moto.py ENDPOINT REGION REPOSITORY[,REPOSITORY...] TAG [TAG...]
 """
+import hashlib
 import json
 import sys
 
@@ -26,7 +27,9 @@ for repository in repositories.split(","):
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7,
                        "digest": "sha256:" + "0" * 64},
-            "layers": [],
+            # moto's digest hashes the layer digests: a layer per tag gives each tag its own.
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1024,
+                        "digest": "sha256:" + hashlib.sha256(f"layer {tag}".encode()).hexdigest()}],
             "annotations": {"tag": tag},
         }
         ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)

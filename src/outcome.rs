@@ -353,6 +353,16 @@ impl Report {
         }
     }
 
+    /// The details to show after the message: a single one restates the message (it names the
+    /// one failing item), so only two or more are listed.
+    pub fn listed_details(&self) -> &[String] {
+        if self.details.len() > 1 {
+            &self.details
+        } else {
+            &[]
+        }
+    }
+
     /// The `message` output: what happened and, when something was refused, what to do.
     pub fn message_line(&self) -> String {
         match &self.fix {

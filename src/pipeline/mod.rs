@@ -251,6 +251,20 @@ fn log_workflow(workflow: &WorkflowFacts, target: &DispatchTarget) {
     }
 }
 
+/// What a dispatch sends, for the log: the workflow, its ref, the environment and the inputs.
+fn sent(plan: &crate::outcome::DispatchPlan, environment: &str) -> String {
+    format!(
+        "`{}` on `{}` for `{environment}` with {}",
+        plan.workflow_path.as_deref().unwrap_or(&plan.workflow),
+        plan.git_ref,
+        plan.inputs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 fn log_failure(failure: &Failure) {
     if failure.details.is_empty() {
         log::fail(&failure.message);
@@ -300,8 +314,16 @@ async fn dispatch<G: GitHub>(
     let _group = log::group("Dispatch");
     let run = crate::act::dispatch(github, target, &plan, progress).await;
     match &run {
-        Ok(Some(run)) => log::ok(&format!("dispatched; run {} {}", run.id, run.url)),
-        Ok(None) => log::ok("dispatched; GitHub did not say which run it started"),
+        Ok(Some(run)) => log::ok(&format!(
+            "dispatched {}: run {} {}",
+            sent(&plan, sending.environment),
+            run.id,
+            run.url
+        )),
+        Ok(None) => log::ok(&format!(
+            "dispatched {}; GitHub did not say which run it started",
+            sent(&plan, sending.environment)
+        )),
         Err(failure) => log_failure(failure),
     }
     report.run = run?;

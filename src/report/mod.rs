@@ -26,7 +26,7 @@ pub fn finish(to: &Destinations, report: &Report) -> i32 {
     let title = format!("ecr-promote: {}", report.result.as_str());
     if report.failed {
         let mut text = report.message.clone();
-        for d in &report.details {
+        for d in report.listed_details() {
             text.push_str(&format!("\n{d}"));
         }
         if let Some(fix) = &report.fix {

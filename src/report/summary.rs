@@ -177,10 +177,10 @@ pub fn summary(report: &Report) -> String {
         s.push_str(&format!("**Next:** {}\n\n", md_text(fix)));
     }
     if failed {
-        for line in &report.details {
+        for line in report.listed_details() {
             s.push_str(&format!("- {}\n", md_text(line)));
         }
-        if !report.details.is_empty() {
+        if !report.listed_details().is_empty() {
             s.push('\n');
         }
         if let Some(fix) = &report.fix {

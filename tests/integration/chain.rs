@@ -1,5 +1,6 @@
 //! Every result code and exit code of the contract, and the incidents of the field report.
 
+use crate::helpers::ecr::{FakeEcr, Image};
 use crate::helpers::{
     DEPLOY_YML, FakeGitHub, REGION, REPOSITORY, TOKEN, github_with_deploy, seed, unique,
 };
@@ -617,4 +618,106 @@ fn github_api_url_input_wins_over_the_runner_variable() {
         "{}",
         ran.out("message")
     );
+}
+
+/// DEPLOY_YML (environment, image_tag, auto_promote) with `extra` more string inputs.
+fn deploy_yml_with(extra: usize) -> String {
+    let more: String = (1..=extra)
+        .map(|i| format!("      note{i}:\n        type: string\n"))
+        .collect();
+    DEPLOY_YML.replace("      image_tag:\n", &format!("{more}      image_tag:\n"))
+}
+
+#[test]
+fn enterprise_server_before_3_20_takes_at_most_10_inputs() {
+    let (backend, _) = repos();
+    // environment, image_tag, auto_promote and 8 notes: 11 inputs.
+    let notes: String = (1..=8).map(|i| format!("note{i}: n{i}\n")).collect();
+    let promote = |version: Option<&str>| {
+        let gh = match version {
+            Some(v) => FakeGitHub::start_enterprise(REPOSITORY, TOKEN, v),
+            None => FakeGitHub::start(REPOSITORY, TOKEN, ""),
+        };
+        gh.add_workflow(7, "deploy.yml", "main", &deploy_yml_with(8));
+        let ran = at("dev", TAG, &backend)
+            .github(&gh)
+            .input("inputs", &notes)
+            .run();
+        (gh, ran)
+    };
+    for version in ["3.17.0", "3.19.4"] {
+        let (gh, ran) = promote(Some(version));
+        assert_eq!(ran.code, 1, "{version}: {}", ran.context());
+        assert_eq!(ran.out("result"), "dispatch-rejected", "{version}");
+        assert_eq!(ran.out("deploy_success"), "true");
+        let message = ran.out("message");
+        assert!(
+            message.contains("11 inputs would be sent; this GitHub accepts at most 10"),
+            "{version}: {message}"
+        );
+        assert!(message.contains("before 3.20"), "{version}: {message}");
+        assert_not_dispatched(&gh);
+    }
+    for version in [Some("3.20.0"), None] {
+        let (gh, ran) = promote(version);
+        assert_eq!(
+            ran.out("result"),
+            "promoted",
+            "{version:?}: {}",
+            ran.context()
+        );
+        assert_eq!(gh.runs()[0].inputs.len(), 11, "{version:?}");
+    }
+}
+
+#[test]
+fn repository_names_ecr_allows_are_accepted() {
+    // moto refuses these names (an older pattern; see conformance::moto): the ECR stand-in,
+    // whose answers are checked against ECR's model, holds them.
+    let ecr = FakeEcr::start();
+    let names = ["team__backend", "team--backend", "team---x/api"];
+    for (seed, name) in names.iter().enumerate() {
+        ecr.add(name, Image::new(seed as u64 + 1, &[TAG], 1.7e9));
+    }
+    let ran = at("staging", TAG, &names.join(", "))
+        .env("AWS_ENDPOINT_URL_ECR", &ecr.url)
+        .run();
+    assert_eq!(ran.out("result"), "end-of-chain", "{}", ran.context());
+    let digests: serde_json::Value = serde_json::from_str(ran.out("image_digests")).unwrap();
+    for name in names {
+        assert!(digests.get(name).is_some(), "{name}: {digests}");
+    }
+}
+
+/// The lines of the log group `title`.
+fn log_group<'a>(stdout: &'a str, title: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .skip_while(|l| *l != format!("::group::{title}"))
+        .skip(1)
+        .take_while(|l| *l != "::endgroup::")
+        .collect()
+}
+
+#[test]
+fn the_dispatch_log_group_says_what_was_dispatched() {
+    let (backend, _) = repos();
+    let gh = github_with_deploy("");
+    let ran = at("dev", TAG, &backend).github(&gh).run();
+    assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
+    let group = log_group(&ran.stdout, "Dispatch").join("\n");
+    let run = &gh.runs()[0];
+    for part in [
+        ".github/workflows/deploy.yml".to_string(),
+        "`qa`".to_string(),
+        "`main`".to_string(),
+        format!("image_tag={TAG}"),
+        format!("run {}", run.id),
+    ] {
+        assert!(
+            group.contains(&part),
+            "{part} not in the group:\n{}",
+            ran.stdout
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::helpers::ecr::{FakeEcr, Image};
 use crate::helpers::{Fault, REGION, github_with_deploy, seed, unique};
 use crate::{at, step};
 
@@ -274,4 +275,38 @@ fn a_panic_still_writes_every_output() {
         .run();
     assert_eq!(ran.code, 0, "fail-on-error: false holds for a panic too");
     assert_eq!(ran.out("result"), "error");
+}
+
+#[test]
+fn an_unwritable_github_output_stops_the_step_before_any_call() {
+    // Later steps could read no `deploy_success` at all: nothing may be verified or dispatched.
+    let ecr = FakeEcr::start();
+    ecr.add("app", Image::new(1, &[TAG], 1.7e9));
+    let gh = github_with_deploy("");
+    let s = at("dev", TAG, "app")
+        .github(&gh)
+        .env("AWS_ENDPOINT_URL_ECR", &ecr.url)
+        .input("fail-on-error", "false");
+    let missing = s.dir.path().join("no-such-folder/output");
+    let ran = s.env("GITHUB_OUTPUT", &missing.display().to_string()).run();
+    assert_eq!(
+        ran.code,
+        1,
+        "even with fail-on-error: false; {}",
+        ran.context()
+    );
+    assert!(
+        ran.stdout
+            .contains("::error title=ecr-promote%3A error::cannot write GITHUB_OUTPUT"),
+        "{}",
+        ran.context()
+    );
+    assert!(ran.stdout.contains("no-such-folder"), "the path is named");
+    assert_eq!(ecr.answers().len(), 0, "ECR was called");
+    assert!(
+        gh.requests().is_empty(),
+        "GitHub was called: {:?}",
+        gh.requests()
+    );
+    assert!(gh.runs().is_empty());
 }

@@ -11,6 +11,7 @@ mod delivery;
 mod faults;
 mod gates;
 mod images;
+mod messages;
 mod record;
 mod reliability;
 mod resolve;

@@ -160,6 +160,36 @@ fn a_registry_that_never_answers_ends_at_the_time_budget() {
 }
 
 #[test]
+fn a_hung_registry_is_reported_within_20s_by_default() {
+    // A DescribeImages answers in well under a second; the default `timeout` (5m) must not be
+    // what ends a run against a registry that never answers.
+    let ecr = registry();
+    ecr.latency(Duration::from_secs(90));
+    let gh = github_with_deploy("");
+    let ran = at("dev", TAG, "app")
+        .github(&gh)
+        .env("AWS_ENDPOINT_URL_ECR", &ecr.url)
+        .run();
+    assert_complete(&ran);
+    assert!(
+        ran.elapsed < Duration::from_secs(20),
+        "took {:?}; {}",
+        ran.elapsed,
+        ran.context()
+    );
+    assert_eq!(ran.code, 1, "{}", ran.context());
+    assert_eq!(ran.out("result"), "error");
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert!(
+        ran.out("message").contains("`app`"),
+        "{}",
+        ran.out("message")
+    );
+    assert_eq!(gh.count("POST", "/dispatches"), 0, "nothing dispatched");
+    assert!(gh.runs().is_empty());
+}
+
+#[test]
 fn aws_faults_name_the_cause_and_the_fix() {
     let cases = [
         ("ThrottlingException", 400, "throttling"),

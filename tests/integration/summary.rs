@@ -4,6 +4,13 @@ use ecr_promote::model::{ImageInfo, RunInfo};
 use ecr_promote::outcome::{DispatchPlan, ImageRow, ImageState, Report, ResultCode};
 use ecr_promote::report::summary;
 
+use crate::at;
+use crate::helpers::{REGION, seed, unique};
+
+const TAG: &str = "5ee1a2b-20260301120000";
+const TYPO: &str = "5ee1a2b-20260301120001";
+const OLDER: &str = "5ee1a2b-20260228120000";
+
 fn render(markdown: &str) -> String {
     let mut options = comrak::Options::default();
     options.extension.table = true;
@@ -174,4 +181,135 @@ fn gates_and_findings_render_as_tables() {
         .nth(1)
         .expect("findings");
     assert!(vulns.contains("<td>HIGH</td>\n<td>2</td>"), "{vulns}");
+}
+
+/// Every table of the rendered summary: its rows (the header first), each a list of cells.
+fn tables(html: &str) -> Vec<Vec<Vec<String>>> {
+    html.split("<table>")
+        .skip(1)
+        .map(|table| {
+            let table = table.split("</table>").next().unwrap();
+            table
+                .split("<tr>")
+                .skip(1)
+                .map(|row| {
+                    row.split("<t")
+                        .skip(1)
+                        .filter_map(|cell| {
+                            let cell = cell.strip_prefix("d>").or(cell.strip_prefix("h>"))?;
+                            Some(cell.split("</t").next().unwrap().to_string())
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The table whose header row starts with `first`.
+fn table(html: &str, first: &str) -> Vec<Vec<String>> {
+    tables(html)
+        .into_iter()
+        .find(|t| {
+            t.first()
+                .and_then(|h| h.first())
+                .is_some_and(|c| c == first)
+        })
+        .unwrap_or_else(|| panic!("no table headed {first}: {html}"))
+}
+
+#[test]
+fn the_end_of_the_chain_reads_as_a_success() {
+    let repo = unique("summary/app");
+    seed(REGION, &repo, &[TAG]);
+    let ran = at("staging", TAG, &repo).run();
+    assert_eq!(ran.out("result"), "end-of-chain", "{}", ran.context());
+    assert_eq!(ran.out("promoted"), "false");
+    let html = render(&ran.summary);
+    let outcome = table(&html, "deploy_success");
+    let promoted = outcome[0]
+        .iter()
+        .position(|c| c == "promoted")
+        .unwrap_or_else(|| panic!("no promoted column: {html}"));
+    assert!(
+        !ran.summary.contains('❌'),
+        "nothing failed: {}",
+        ran.summary
+    );
+    assert!(
+        outcome[1][promoted].contains("<code>false</code>"),
+        "{outcome:?}"
+    );
+    assert!(!html.contains("What went wrong"), "{html}");
+}
+
+#[test]
+fn a_failure_is_stated_once_with_the_nearest_tags_among_the_checks() {
+    let (found, missing) = (unique("summary/found"), unique("summary/missing"));
+    seed(REGION, &found, &[TAG, TYPO]);
+    seed(REGION, &missing, &[OLDER, TAG]);
+    let ran = at("dev", TYPO, &format!("{found}, {missing}")).run();
+    assert_eq!(ran.out("result"), "image-missing", "{}", ran.context());
+    let html = render(&ran.summary);
+
+    // Stated once, under its heading: not in the title, not again as a detail or a list.
+    let message = ran.out("message");
+    let what = message.split(". Fix: ").next().unwrap();
+    assert_eq!(
+        html.matches("<h3>What went wrong</h3>").count(),
+        1,
+        "{html}"
+    );
+    let (title, rest) = html.split_once("<h3>What went wrong</h3>").unwrap();
+    assert!(!title.contains(&missing), "the title restates it: {title}");
+    assert_eq!(
+        ran.summary.matches("nearest existing").count(),
+        1,
+        "{what} is stated more than once:\n{}",
+        ran.summary
+    );
+    assert!(rest.contains("<strong>Fix:</strong>"), "{html}");
+
+    // The images table: the nearest tags sit among the checks, the digest column holds
+    // digests only, 12 hex digits of them (the outputs keep the full digest).
+    let rows = table(&html, "Repository");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let by_repo = |name: &str| {
+        rows.iter()
+            .find(|r| r.first().is_some_and(|c| c.contains(name)))
+            .unwrap_or_else(|| panic!("no row for {name}: {rows:?}"))
+            .clone()
+    };
+    let ok = by_repo(&found);
+    let digest = ok[2]
+        .trim_start_matches("<code>")
+        .trim_end_matches("</code>");
+    let hex = digest.strip_prefix("sha256:").expect("a digest");
+    assert_eq!(hex.len(), 12, "{digest}");
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{digest}");
+    let lacking = by_repo(&missing);
+    assert!(
+        !lacking[2].contains(TAG),
+        "a suggestion in the digest column: {lacking:?}"
+    );
+    assert!(
+        lacking[4].contains(&format!("<code>{TAG}</code>")),
+        "{lacking:?}"
+    );
+}
+
+#[test]
+fn digests_are_short_in_tables_and_full_in_outputs() {
+    let repo = unique("summary/app");
+    seed(REGION, &repo, &[TAG]);
+    let ran = at("staging", TAG, &repo).run();
+    let full = ran.out("image_digest");
+    assert_eq!(full.len(), "sha256:".len() + 64, "{full}");
+    let short = &full[.."sha256:".len() + 12];
+    assert!(
+        ran.summary.contains(&format!("`{short}`")),
+        "{}",
+        ran.summary
+    );
+    assert!(!ran.summary.contains(full), "{}", ran.summary);
 }

@@ -1,13 +1,15 @@
 //! Do the stand-ins answer like the services? Every answer of the GitHub stand-in is checked
 //! against GitHub's OpenAPI description (@octokit/openapi, pinned in scripts/lib.sh), every
 //! answer of the ECR stand-in against ECR's model as botocore ships it (pinned in
-//! scripts/requirements-test.txt); and what moto's ECR does faithfully is pinned down.
+//! scripts/requirements-test.txt); what moto's ECR does faithfully is pinned down; and the
+//! input grammar for repository names is the model's.
 //! `scripts/test` installs both references and says where they are.
 
 mod botocore;
 mod ecr;
 mod github;
 mod moto;
+mod names;
 mod openapi;
 
 use std::path::{Path, PathBuf};

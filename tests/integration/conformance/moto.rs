@@ -33,8 +33,9 @@ fn code<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(r: Result
 }
 
 /// moto's digest is not the SHA-256 of the manifest: it hashes the layer digests joined, so
-/// every manifest without layers (all of `helpers::seed`'s) gets sha256 of the empty string,
-/// and two manifests with the same layers share a digest; an `imageDigest` sent is taken as is.
+/// every manifest without layers gets sha256 of the empty string, and two manifests with the
+/// same layers share a digest (so `helpers::seed` gives each tag a layer of its own); an
+/// `imageDigest` sent is taken as is.
 #[test]
 fn moto_digests_hash_the_layer_digests_not_the_manifest() {
     let repo = unique("moto-digest");
@@ -338,4 +339,64 @@ fn moto_has_no_image_status() {
         );
         assert_eq!(archived.image_details()[0].image_status(), None);
     });
+}
+
+/// Not faithful: moto checks repository names against an older pattern than ECR's model, so it
+/// refuses names with `__` or `--` that ECR accepts (see conformance::names); tests of such
+/// names use the ECR stand-in.
+#[test]
+fn moto_refuses_repository_names_the_model_allows() {
+    block_on(async {
+        let c = ecr_client(REGION).await;
+        for name in ["team__backend", "team--backend"] {
+            let created = c
+                .create_repository()
+                .repository_name(unique(name))
+                .send()
+                .await;
+            assert_eq!(code(created), "InvalidParameterException", "{name}");
+        }
+        let plain = c
+            .create_repository()
+            .repository_name(unique("team-backend"))
+            .send()
+            .await;
+        assert!(plain.is_ok(), "{plain:?}");
+    });
+}
+
+/// `helpers::seed` (the tests' and the demo's images in moto) gives each tag a digest of its own,
+/// never the digest of nothing, and the same tag the same digest in every repository.
+#[test]
+fn seeded_tags_have_digests_of_their_own() {
+    let (a, b) = (unique("seed-a"), unique("seed-b"));
+    crate::helpers::seed(REGION, &a, &["v1", "v2"]);
+    crate::helpers::seed(REGION, &b, &["v1"]);
+    let digests = |repo: &str| {
+        block_on(async {
+            let c = ecr_client(REGION).await;
+            let out = c
+                .describe_images()
+                .repository_name(repo)
+                .send()
+                .await
+                .unwrap();
+            out.image_details()
+                .iter()
+                .map(|d| {
+                    (
+                        d.image_tags().join(","),
+                        d.image_digest().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        })
+    };
+    let (in_a, in_b) = (digests(&a), digests(&b));
+    assert_eq!(in_a.len(), 2, "{in_a:?}");
+    assert_ne!(in_a["v1"], in_a["v2"], "{in_a:?}");
+    assert_eq!(in_a["v1"], in_b["v1"], "the same tag, the same image");
+    for digest in in_a.values() {
+        assert_ne!(*digest, digest_of(""), "the digest of nothing");
+    }
 }

@@ -147,7 +147,16 @@ pub async fn ecr_client(region: &str) -> aws_sdk_ecr::Client {
 }
 
 /// Create `repository` in moto and push one image per tag, in order (the last is the newest).
+/// Each tag gets a layer of its own, so a digest of its own (moto's digest hashes the layer
+/// digests); the same tag in two repositories is the same image, with the same digest.
 pub fn seed(region: &str, repository: &str, tags: &[&str]) {
+    let images: Vec<(&str, &str)> = tags.iter().map(|t| (*t, *t)).collect();
+    seed_images(region, repository, &images);
+}
+
+/// Like `seed`, each `(tag, content)` pushed as an image whose one layer is made from
+/// `content`: a tag pushed again with other content moves to another digest.
+pub fn seed_images(region: &str, repository: &str, images: &[(&str, &str)]) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -159,13 +168,14 @@ pub fn seed(region: &str, repository: &str, tags: &[&str]) {
             .repository_name(repository)
             .send()
             .await;
-        for tag in tags {
+        for (tag, content) in images {
             let manifest = serde_json::json!({
                 "schemaVersion": 2,
                 "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                 "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7,
-                           "digest": format!("sha256:{:064x}", tag.len())},
-                "layers": [],
+                           "digest": ecr::digest_of(&format!("config {content}"))},
+                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                            "size": 1024, "digest": ecr::digest_of(&format!("layer {content}"))}],
                 "annotations": {"tag": tag, "repository": repository}
             });
             client
