@@ -186,6 +186,7 @@ fn readme_shows_the_example_workflows_as_they_are() {
         "reusable-caller.yml",
         "gated.yml",
         "tag-promotion.yml",
+        "rollback.yml",
     ] {
         let text = read(&format!("examples/workflows/{file}"));
         assert!(
