@@ -344,6 +344,13 @@ impl Report {
         self.failed = false;
     }
 
+    /// `environment` is held from now on (a rollback was dispatched).
+    pub fn mark_held(&mut self, environment: &str) {
+        for row in self.environments.iter_mut().filter(|r| r.name == environment) {
+            row.held = true;
+        }
+    }
+
     /// 1 for a failure, unless `fail-on-error` is off; `invalid-input` always exits 1.
     pub fn exit_code(&self) -> i32 {
         match self.result {

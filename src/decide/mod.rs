@@ -1,6 +1,8 @@
 //! Pure decisions: facts in, a plan or a `Failure` out. Nothing here reads, writes or waits, so
 //! every result code can be reached by a unit test with plain values.
 
+use std::collections::BTreeMap;
+
 mod dispatch;
 mod image;
 pub mod record;
@@ -100,7 +102,7 @@ pub fn deploy_status(inputs: &Inputs) -> Result<(), Failure> {
     Err(Failure::new(
         ResultCode::DeployFailed,
         format!(
-            "the deploy of `{}` reported `{}`: the chain stops here, nothing was verified or dispatched",
+            "the deploy of `{}` reported `{}`: the chain stops here",
             inputs.environment,
             inputs.deploy_status.as_str()
         ),
@@ -108,11 +110,21 @@ pub fn deploy_status(inputs: &Inputs) -> Result<(), Failure> {
     ))
 }
 
-/// What runs where: each environment of the chain as its record has it, for the summary.
+/// This run's deploy, when it succeeded: what `environment` runs now, whatever the record read
+/// before it was written says.
+pub struct Deployed<'a> {
+    pub tag: &'a str,
+    pub digests: &'a BTreeMap<String, String>,
+    pub sha: Option<String>,
+}
+
+/// What runs where: each environment of the chain as its record has it (and `deployed` for
+/// this run's environment), for the summary.
 pub fn environments(
     inputs: &Inputs,
     records: &crate::record::Records,
     now: i64,
+    deployed: Option<Deployed>,
 ) -> Vec<crate::outcome::EnvironmentRow> {
     inputs
         .chain
@@ -121,6 +133,20 @@ pub fn environments(
         .map(|env| {
             let history = records.of(env);
             let current = history.and_then(crate::record::History::current);
+            if *env == inputs.environment
+                && let Some(d) = &deployed
+            {
+                return crate::outcome::EnvironmentRow {
+                    name: env.clone(),
+                    tag: Some(d.tag.to_string()),
+                    digests: d.digests.clone(),
+                    sha: d.sha.clone(),
+                    since: Some(now),
+                    held: crate::decide::record::hold_for(&inputs.run, history),
+                    frozen: None,
+                    this_run: true,
+                };
+            }
             crate::outcome::EnvironmentRow {
                 name: env.clone(),
                 tag: current.map(|r| r.payload.image_tag.clone()),

@@ -243,7 +243,19 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         None => {}
     }
     report.previous = previous(&records, inputs, report);
-    report.environments = decide::environments(inputs, &records, now);
+    report.environments = decide::environments(
+        inputs,
+        &records,
+        now,
+        Some(decide::Deployed {
+            tag: &tag,
+            digests: &digests,
+            sha: entry
+                .as_ref()
+                .map(|e| e.sha.clone())
+                .or_else(|| record::commit_for(&records, &digests, &inputs.run)),
+        }),
+    );
 
     let moved = moved.transpose()?;
     let and_tag = moved.as_ref().map(|m| format!("; {m}")).unwrap_or_default();
@@ -362,7 +374,7 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
         _ => None,
     };
     report.record = written.clone();
-    report.environments = decide::environments(inputs, records, crate::text::now_epoch());
+    report.environments = decide::environments(inputs, records, crate::text::now_epoch(), None);
 
     let env = &inputs.environment;
     let history = records.of(env);
@@ -473,6 +485,7 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
         }
     }
     report.rolled_back_to = Some(target.tag.clone());
+    report.mark_held(env);
     if inputs.record.enabled
         && let Some(github) = io.github
         && let Some(entry) = record::rollback_entry(

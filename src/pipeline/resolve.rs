@@ -145,7 +145,6 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             crate::text::format_duration(soak)
         ));
     }
-    report.environments = decide::environments(inputs, &records, now);
     report.succeed(
         ResultCode::Resolved,
         format!(

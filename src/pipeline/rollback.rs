@@ -38,7 +38,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             "give the job `permissions: deployments: read`",
         ));
     }
-    report.environments = decide::environments(inputs, &records, now);
+    report.environments = decide::environments(inputs, &records, now, None);
     let history = records.of(env);
     let current = history.and_then(crate::record::History::current).cloned();
     let target = rollback::target(env, history, inputs.record.rollback_to.as_deref())?;
@@ -158,6 +158,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         }
     }
     report.rolled_back_to = Some(target.tag.clone());
+    report.mark_held(env);
     if inputs.record.enabled
         && let Some(github) = io.github
     {

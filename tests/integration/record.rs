@@ -281,7 +281,10 @@ fn the_summary_shows_what_runs_where() {
     assert_eq!(ran.out("result"), "promoted", "{}", ran.context());
     let s = &ran.summary;
     assert!(s.contains("### Environments"), "{s}");
-    assert!(s.contains("**`qa`** (this run)"), "{s}");
+    assert!(
+        s.contains(&format!("| **`qa`** (this run) | `{TAG}` |")),
+        "this run's image, not what the record said before it: {s}"
+    );
     assert!(
         s.contains("`sha256:000000000000`"),
         "digests are short in tables: {s}"

@@ -104,6 +104,11 @@ fn a_rollback_goes_back_to_the_previous_image_and_holds_the_environment() {
     );
     assert_eq!(d.latest().unwrap().state, "queued");
     assert!(ran.summary.contains("### Rollback"), "{}", ran.summary);
+    assert!(
+        ran.summary.contains("| **`staging`** (this run) |") && ran.summary.contains("🔒 held"),
+        "the Environments table marks staging held: {}",
+        ran.summary
+    );
     assert!(ran.summary.contains("lift the hold"), "{}", ran.summary);
 }
 
