@@ -346,7 +346,11 @@ impl Report {
 
     /// `environment` is held from now on (a rollback was dispatched).
     pub fn mark_held(&mut self, environment: &str) {
-        for row in self.environments.iter_mut().filter(|r| r.name == environment) {
+        for row in self
+            .environments
+            .iter_mut()
+            .filter(|r| r.name == environment)
+        {
             row.held = true;
         }
     }

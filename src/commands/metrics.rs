@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::{Context, Failure, Paint, Printed, Table, json_text, plain};
+use crate::config::{Span, parse_span};
 use crate::gather::{Reach, Reader};
 use crate::github::{GhError, GitHub};
 use crate::metrics::{Figures, Window, figures};
@@ -25,46 +26,18 @@ pub struct Args {
 
 /// `30d`, `2w`, `12h`, `90m`, `1w3d`: a window from one minute to 366 days.
 pub fn parse_since(value: &str) -> Result<i64, String> {
-    let invalid = || {
-        format!(
+    let units = [('m', 60), ('h', 3600), ('d', 86_400), ('w', 7 * 86_400)];
+    match parse_span(value, &units, 60..=MAX_WINDOW as u64) {
+        Ok(secs) => Ok(secs as i64),
+        Err(Span::Invalid) => Err(format!(
             "{} is not a duration; write a number with a unit (`m`, `h`, `d`, `w`), such as `30d`, `2w` or `12h`",
             shown(value)
-        )
-    };
-    let mut total: i64 = 0;
-    let mut number = String::new();
-    let mut parts = 0;
-    for c in value.trim().chars() {
-        match c {
-            '0'..='9' => number.push(c),
-            'm' | 'h' | 'd' | 'w' => {
-                let n: i64 = number.parse().map_err(|_| invalid())?;
-                let unit = match c {
-                    'm' => 60,
-                    'h' => 3600,
-                    'd' => 86_400,
-                    _ => 7 * 86_400,
-                };
-                total = n
-                    .checked_mul(unit)
-                    .and_then(|v| total.checked_add(v))
-                    .ok_or_else(invalid)?;
-                number.clear();
-                parts += 1;
-            }
-            _ => return Err(invalid()),
-        }
-    }
-    if parts == 0 || !number.is_empty() {
-        return Err(invalid());
-    }
-    if !(60..=MAX_WINDOW).contains(&total) {
-        return Err(format!(
+        )),
+        Err(Span::OutOfRange) => Err(format!(
             "{} is out of range; use between 1m and 366d",
             shown(value)
-        ));
+        )),
     }
-    Ok(total)
 }
 
 pub fn check(ctx: &Context, environment: Option<&str>, since: &str) -> Result<Args, Failure> {

@@ -37,47 +37,63 @@ pub fn parse_bool(name: &str, value: &str) -> Result<bool, InputError> {
 
 /// `90s`, `5m`, `1h`, `1m30s`: at least one second, at most six hours (GitHub's job limit).
 pub fn parse_duration(name: &str, value: &str) -> Result<Duration, InputError> {
-    let invalid = || {
+    let span = parse_span(value, &[('s', 1), ('m', 60), ('h', 3600)], 1..=6 * 3600);
+    span.map(Duration::from_secs).map_err(|e| {
         bad(
             name,
-            format!(
-                "{} is not a duration; write a number with a unit, such as `90s`, `5m`, `1h` or `1m30s`",
-                shown(value)
-            ),
+            match e {
+                Span::Invalid => format!(
+                    "{} is not a duration; write a number with a unit, such as `90s`, `5m`, `1h` or `1m30s`",
+                    shown(value)
+                ),
+                Span::OutOfRange => {
+                    format!("{} is out of range; use between 1s and 6h", shown(value))
+                }
+            },
         )
-    };
+    })
+}
+
+/// Why a span of time did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// Not numbers with units (`5`, `5x`, `1.5m`, an overflow).
+    Invalid,
+    /// Well formed, outside the range allowed.
+    OutOfRange,
+}
+
+/// Seconds in a span written as numbers with units (`1m30s`, `2h`, `1d12h`): each unit one of
+/// `units` (letter, seconds), the total within `range`. Every duration input reads through it.
+pub fn parse_span(
+    value: &str,
+    units: &[(char, u64)],
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, Span> {
     let mut total = 0u64;
     let mut number = String::new();
     let mut parts = 0;
     for c in value.trim().chars() {
-        match c {
-            '0'..='9' => number.push(c),
-            's' | 'm' | 'h' => {
-                let n: u64 = number.parse().map_err(|_| invalid())?;
-                let unit = match c {
-                    's' => 1,
-                    'm' => 60,
-                    _ => 3600,
-                };
-                total = total
-                    .checked_add(n.checked_mul(unit).ok_or_else(invalid)?)
-                    .ok_or_else(invalid)?;
-                number.clear();
-                parts += 1;
-            }
-            _ => return Err(invalid()),
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
         }
+        let (_, unit) = units.iter().find(|(u, _)| *u == c).ok_or(Span::Invalid)?;
+        let n: u64 = number.parse().map_err(|_| Span::Invalid)?;
+        total = n
+            .checked_mul(*unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or(Span::Invalid)?;
+        number.clear();
+        parts += 1;
     }
     if parts == 0 || !number.is_empty() {
-        return Err(invalid());
+        return Err(Span::Invalid);
     }
-    if !(1..=6 * 3600).contains(&total) {
-        return Err(bad(
-            name,
-            format!("{} is out of range; use between 1s and 6h", shown(value)),
-        ));
+    if !range.contains(&total) {
+        return Err(Span::OutOfRange);
     }
-    Ok(Duration::from_secs(total))
+    Ok(total)
 }
 
 pub(crate) fn parse_http_url(input: &str, value: &str) -> Result<String, InputError> {

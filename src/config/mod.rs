@@ -24,7 +24,8 @@ pub use event::RunContext;
 pub use freeze::Freeze;
 pub use gates::{ArgoGate, HealthGate, Timeouts, WaitFor};
 pub use grammar::{
-    InputError, RESERVED_DISPATCH_INPUTS, parse_bool, parse_duration, split_list, valid_input_name,
+    InputError, RESERVED_DISPATCH_INPUTS, Span, parse_bool, parse_duration, parse_span, split_list,
+    valid_input_name,
 };
 pub use image::{
     ExpectedDigest, TagMatch, parse_deploy_status, parse_repositories, parse_tag, valid_digest,

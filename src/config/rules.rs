@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::freeze::{self, Freeze};
-use super::grammar::{InputError, bad, split_list};
+use super::grammar::{InputError, Span, bad, parse_span, split_list};
 use super::image::parse_tag;
 use crate::model::{Chain, Mode};
 use crate::text::shown;
@@ -155,48 +155,23 @@ pub(crate) fn parse_soak(value: &str, chain: &Chain) -> Result<SoakTimes, InputE
 
 /// `30m`, `2h`, `1d12h`: from 1 s to 90 days.
 pub fn parse_long_duration(input: &str, value: &str) -> Result<Duration, InputError> {
-    let invalid = || {
-        bad(
-            input,
-            format!(
-                "{} is not a duration; write a number with a unit, such as `30m`, `2h` or `1d`",
-                shown(value)
-            ),
-        )
-    };
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    let mut parts = 0;
-    for c in value.trim().chars() {
-        match c {
-            '0'..='9' => number.push(c),
-            's' | 'm' | 'h' | 'd' => {
-                let n: u64 = number.parse().map_err(|_| invalid())?;
-                let unit = match c {
-                    's' => 1,
-                    'm' => 60,
-                    'h' => 3600,
-                    _ => 86_400,
-                };
-                total = total
-                    .checked_add(n.checked_mul(unit).ok_or_else(invalid)?)
-                    .ok_or_else(invalid)?;
-                number.clear();
-                parts += 1;
-            }
-            _ => return Err(invalid()),
-        }
-    }
-    if parts == 0 || !number.is_empty() {
-        return Err(invalid());
-    }
-    if !(1..=90 * 86_400).contains(&total) {
-        return Err(bad(
-            input,
-            format!("{} is out of range; use between 1s and 90d", shown(value)),
-        ));
-    }
-    Ok(Duration::from_secs(total))
+    let units = [('s', 1), ('m', 60), ('h', 3600), ('d', 86_400)];
+    parse_span(value, &units, 1..=90 * 86_400)
+        .map(Duration::from_secs)
+        .map_err(|e| {
+            bad(
+                input,
+                match e {
+                    Span::Invalid => format!(
+                        "{} is not a duration; write a number with a unit, such as `30m`, `2h` or `1d`",
+                        shown(value)
+                    ),
+                    Span::OutOfRange => {
+                        format!("{} is out of range; use between 1s and 90d", shown(value))
+                    }
+                },
+            )
+        })
 }
 
 /// The freeze windows, every bad window reported by itself.

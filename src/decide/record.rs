@@ -65,58 +65,15 @@ pub fn commit_for(
         .or_else(|| run.sha.clone())
 }
 
-/// The record of a promote run: what `environment` got, and how it went.
-#[allow(clippy::too_many_arguments)]
-pub fn promote_entry(
+/// What every record of a run says about `environment` and the image; the differences
+/// between a promotion's and a rollback's come after.
+fn entry(
     inputs: &Inputs,
     records: &Records,
     tag: &str,
     digests: &BTreeMap<String, String>,
+    promotion_id: &str,
     state: &'static str,
-    promotion_id: &str,
-    description: String,
-) -> Option<Entry> {
-    let env = &inputs.environment;
-    let history = records.of(env);
-    Some(Entry {
-        environment: env.clone(),
-        sha: commit_for(records, digests, &inputs.run)?,
-        task: TASK,
-        payload: Payload {
-            ecr_promote: PAYLOAD_VERSION,
-            image_tag: tag.to_string(),
-            image_digests: digests.clone(),
-            chain: inputs.chain.names().to_vec(),
-            // A promotion brings the image from the environment before; a rollback's deploy
-            // and a person's run bring it from nowhere in the chain.
-            from_environment: if inputs.run.started_by_promotion()
-                && !is_rollback_deploy(&inputs.run, history)
-            {
-                inputs.previous_environment().map(str::to_string)
-            } else {
-                None
-            },
-            promotion_id: promotion_id.to_string(),
-            run_url: inputs.run.run_url.clone().unwrap_or_default(),
-            rollback_of: None,
-            hold: hold_for(&inputs.run, history),
-        },
-        state,
-        description,
-        environment_url: inputs.record.environment_url.clone(),
-        log_url: inputs.run.run_url.clone(),
-    })
-}
-
-/// The record of a rollback: `environment` goes back to `tag`, held; the run the dispatch
-/// starts records the outcome.
-pub fn rollback_entry(
-    inputs: &Inputs,
-    records: &Records,
-    tag: &str,
-    digests: &BTreeMap<String, String>,
-    rollback_of: Option<u64>,
-    promotion_id: &str,
     description: String,
 ) -> Option<Entry> {
     Some(Entry {
@@ -131,14 +88,68 @@ pub fn rollback_entry(
             from_environment: None,
             promotion_id: promotion_id.to_string(),
             run_url: inputs.run.run_url.clone().unwrap_or_default(),
-            rollback_of,
-            hold: true,
+            rollback_of: None,
+            hold: false,
         },
-        state: "queued",
+        state,
         description,
         environment_url: inputs.record.environment_url.clone(),
         log_url: inputs.run.run_url.clone(),
     })
+}
+
+/// The record of a promote run: what `environment` got, and how it went.
+pub fn promote_entry(
+    inputs: &Inputs,
+    records: &Records,
+    tag: &str,
+    digests: &BTreeMap<String, String>,
+    state: &'static str,
+    promotion_id: &str,
+    description: String,
+) -> Option<Entry> {
+    let history = records.of(&inputs.environment);
+    let mut e = entry(
+        inputs,
+        records,
+        tag,
+        digests,
+        promotion_id,
+        state,
+        description,
+    )?;
+    // A promotion brings the image from the environment before; a rollback's deploy and a
+    // person's run bring it from nowhere in the chain.
+    if inputs.run.started_by_promotion() && !is_rollback_deploy(&inputs.run, history) {
+        e.payload.from_environment = inputs.previous_environment().map(str::to_string);
+    }
+    e.payload.hold = hold_for(&inputs.run, history);
+    Some(e)
+}
+
+/// The record of a rollback: `environment` goes back to `tag`, held; the run the dispatch
+/// starts records the outcome.
+pub fn rollback_entry(
+    inputs: &Inputs,
+    records: &Records,
+    tag: &str,
+    digests: &BTreeMap<String, String>,
+    rollback_of: Option<u64>,
+    promotion_id: &str,
+    description: String,
+) -> Option<Entry> {
+    let mut e = entry(
+        inputs,
+        records,
+        tag,
+        digests,
+        promotion_id,
+        "queued",
+        description,
+    )?;
+    e.payload.rollback_of = rollback_of;
+    e.payload.hold = true;
+    Some(e)
 }
 
 #[cfg(test)]

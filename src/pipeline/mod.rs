@@ -251,17 +251,47 @@ fn log_workflow(workflow: &WorkflowFacts, target: &DispatchTarget) {
     }
 }
 
+/// The image a rollback goes back to must still be in every repository, the same image, and
+/// `ACTIVE`; a tag gone from a repository is the rollback's problem (`no-rollback-target`).
+async fn check_rollback_target<R: Registry, G, W: Web>(
+    inputs: &Inputs,
+    io: &Adapters<'_, R, G, W>,
+    report: &mut Report,
+    target: &decide::rollback::Target,
+) -> Result<(), Failure> {
+    match verify(
+        inputs,
+        io,
+        report,
+        &target.tag,
+        TagMatch::Exact,
+        Gates::None,
+    )
+    .await
+    {
+        Err(missing) if missing.result == crate::outcome::ResultCode::ImageMissing => {}
+        Err(other) => return Err(other),
+        Ok(_) => {}
+    }
+    decide::rollback::still_there(target, &report.images)
+}
+
+/// The inputs a dispatch sends, for the log.
+fn inputs_text(plan: &crate::outcome::DispatchPlan) -> String {
+    plan.inputs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What a dispatch sends, for the log: the workflow, its ref, the environment and the inputs.
 fn sent(plan: &crate::outcome::DispatchPlan, environment: &str) -> String {
     format!(
         "`{}` on `{}` for `{environment}` with {}",
         plan.workflow_path.as_deref().unwrap_or(&plan.workflow),
         plan.git_ref,
-        plan.inputs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        inputs_text(plan)
     )
 }
 
@@ -296,11 +326,7 @@ async fn dispatch<G: GitHub>(
                 "`{}` at `{}` accepts: {}",
                 plan.workflow_path.as_deref().unwrap_or(&plan.workflow),
                 plan.git_ref,
-                plan.inputs
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                inputs_text(plan)
             )),
             Err(failure) => log_failure(failure),
         }

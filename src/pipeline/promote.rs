@@ -398,16 +398,7 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
             });
         }
     };
-    let checked = super::verify(
-        inputs,
-        io,
-        report,
-        &target.tag,
-        TagMatch::Exact,
-        Gates::None,
-    )
-    .await
-    .and_then(|_| rollback::still_there(&target, &report.images));
+    let checked = super::check_rollback_target(inputs, io, report, &target).await;
     // The report shows this run's image, not the one it goes back to.
     report.image_tag = Some(tag.to_string());
     if let Err(problem) = checked {

@@ -3,7 +3,7 @@
 //! automatic promotion undoes it.
 
 use crate::act;
-use crate::config::{Inputs, TagMatch};
+use crate::config::Inputs;
 use crate::decide::{self, Sending, record, rollback};
 use crate::ecr::Registry;
 use crate::github::GitHub;
@@ -12,7 +12,7 @@ use crate::report::log;
 use crate::runtime::Progress;
 use crate::web::Web;
 
-use super::{Adapters, Gates};
+use super::Adapters;
 
 pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     inputs: &Inputs,
@@ -63,23 +63,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         ));
     }
 
-    // The image must still be there, the same and ACTIVE.
-    match super::verify(
-        inputs,
-        io,
-        report,
-        &target.tag,
-        TagMatch::Exact,
-        Gates::None,
-    )
-    .await
-    {
-        // Gone from a repository: said as the rollback's problem, with its fix.
-        Err(missing) if missing.result == ResultCode::ImageMissing => {}
-        Err(other) => return Err(other),
-        Ok(_) => {}
-    }
-    rollback::still_there(&target, &report.images)?;
+    super::check_rollback_target(inputs, io, report, &target).await?;
     let digests = if target.digests.is_empty() {
         report.digests().unwrap_or_default()
     } else {
