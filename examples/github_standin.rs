@@ -21,6 +21,15 @@ fn main() {
     };
     let gh = FakeGitHub::start_on(addr, REPOSITORY, TOKEN, "");
     gh.add_workflow(161_335, "deploy.yml", "main", DEPLOY_YML);
+    // The runner's commit: the record's deployments are made of it, and GitHub (and so the
+    // stand-in) takes a deployment only of a commit it holds.
+    if let Ok(sha) = std::env::var("GITHUB_SHA") {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        gh.add_commit(&sha, now);
+    }
     let file = runs_file.clone();
     gh.on_dispatch(Arc::new(move |run: &helpers::github::Run| {
         let line = serde_json::json!({"id": run.id, "branch": run.branch, "inputs": run.inputs});
