@@ -1,7 +1,9 @@
 //! The registry seam: does a tag exist, what is it, what does it list and what did its scan
-//! find? The trait and the pure reading of manifests; `aws.rs` implements it with aws-sdk-ecr.
+//! find? The trait and the pure reading of manifests; `aws.rs` implements it with aws-sdk-ecr,
+//! which sends through `http.rs`.
 
 mod aws;
+mod http;
 
 use std::collections::BTreeMap;
 
