@@ -54,6 +54,16 @@ impl AwsRegistry {
         if let Some(repo) = repositories.first() {
             loader = loader.region(aws_config::Region::new(repo.region.clone()));
         }
+        // Keys in the environment (what aws-actions/configure-aws-credentials exports) are what
+        // the default chain tries first and would take: taking them directly skips building the
+        // rest of the chain (an STS client for web identity, ECS, instance metadata), which
+        // costs more than the rest of the start-up.
+        let set = |name| std::env::var(name).is_ok_and(|v: String| !v.trim().is_empty());
+        if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
         let shared = loader
             // Retries: the SDK's standard mode (3 tries, throttling and 5xx), which
             // AWS_MAX_ATTEMPTS and AWS_RETRY_MODE can change.
