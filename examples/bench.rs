@@ -336,9 +336,9 @@ fn shell_path(aws: &Path, ecr_url: &str, gh_url: &str, repos: &[String]) -> Stri
     )
 }
 
-/// Run the shell path once; it succeeds when every command does.
-fn shell_once(script: &str) -> Sample {
-    let envs: Vec<(OsString, OsString)> = [
+/// The environment of the shell path.
+fn shell_envs() -> Vec<(OsString, OsString)> {
+    [
         ("PATH", std::env::var("PATH").unwrap_or_default()),
         ("HOME", std::env::temp_dir().display().to_string()),
         ("AWS_ACCESS_KEY_ID", "testing".into()),
@@ -346,15 +346,24 @@ fn shell_once(script: &str) -> Sample {
     ]
     .into_iter()
     .map(|(k, v)| (k.into(), v.into()))
-    .collect();
+    .collect()
+}
+
+/// Run `program args` once; it succeeds when it exits 0.
+fn command_once(program: &str, args: &[&str]) -> Sample {
     let (mut sample, code) = measure(
-        Path::new("/bin/sh"),
-        &["-c", script],
-        &envs,
+        Path::new(program),
+        args,
+        &shell_envs(),
         &std::env::temp_dir(),
     );
     sample.ok = code == 0;
     sample
+}
+
+/// Run the shell path once; it succeeds when every command does.
+fn shell_once(script: &str) -> Sample {
+    command_once("/bin/sh", &["-c", script])
 }
 
 fn peak(samples: &[Sample]) -> i64 {
@@ -477,11 +486,17 @@ fn main() {
         ours_peak_kib = ours_peak_kib.max(row.peak_rss_kib);
         verify.push(row);
     }
-    // The same promotion with HTTPS endpoints, as in production, up to its first ClientHello.
+    // The same promotion with HTTPS endpoints, as in production, up to its first ClientHello;
+    // the CA bundle named as the image names it (without it, rustls-native-certs also reads
+    // every file of /etc/ssl/certs).
     let silent = Silent::start();
-    let step = promotion_at(2)
+    let mut step = promotion_at(2)
         .env("AWS_ENDPOINT_URL_ECR", &silent.url)
         .env("GITHUB_API_URL", &silent.url);
+    let bundle = "/etc/ssl/certs/ca-certificates.crt";
+    if Path::new(bundle).exists() {
+        step = step.env("SSL_CERT_FILE", bundle);
+    }
     let mut https_start = silent.start_up(&step, runs);
     https_start.sort();
     let https_median = https_start
@@ -498,6 +513,42 @@ fn main() {
         ms(https_median),
         ms(https_p95)
     );
+    // The floor of this machine for start-up: curl, a small C program, sending the dispatch.
+    let curl_ok = std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if curl_ok {
+        let url = format!(
+            "{}/repos/{REPOSITORY}/actions/workflows/deploy.yml/dispatches",
+            far.gh.url
+        );
+        let body = format!(
+            "{{\"ref\":\"main\",\"inputs\":{{\"environment\":\"qa\",\"image_tag\":\"{TAG}\",\"auto_promote\":\"true\"}}}}"
+        );
+        let auth = format!("Authorization: Bearer {TOKEN}");
+        let args = [
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            &auth,
+            "-H",
+            "Accept: application/vnd.github+json",
+            &url,
+            "-d",
+            &body,
+        ];
+        let traced: Vec<Traced> = (0..runs)
+            .map(|_| far.trace(|| command_once("curl", &args)))
+            .collect();
+        latency_row(
+            "curl alone, the dispatch (this machine's floor for start-up)",
+            &traced,
+            gh_latency,
+            1,
+        );
+    }
     if aws.exists() {
         let script = shell_path(&aws, &far.ecr.url, &far.gh.url, &repos);
         let traced: Vec<Traced> = (0..runs.min(10))
