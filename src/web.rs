@@ -101,7 +101,7 @@ impl HttpWeb {
             let config = if insecure {
                 crate::tls::insecure()
             } else {
-                crate::tls::verified()
+                Ok(crate::tls::verified())
             };
             config
                 .map(|c| build(Some(c)))

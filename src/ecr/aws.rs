@@ -8,8 +8,8 @@ use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, TagStatus};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+use super::http::SdkHttp;
 use super::{
     Lookup, MANIFEST_TYPES, Manifest, PREFIX_PAGES, Registry, RegistryError, Resolved,
     SUGGESTION_PAGES, SUGGESTIONS, Scan, TagMutability, Tagged, index_platforms,
@@ -33,14 +33,11 @@ impl AwsRegistry {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_ECR")
             .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
             .unwrap_or_default();
-        let http = if endpoint.starts_with("http://") {
-            // Hidden in the crate's docs, but public and pinned by Cargo.lock.
-            aws_smithy_http_client::Builder::new().build_http()
+        let http = SdkHttp::new(if endpoint.starts_with("http://") {
+            crate::tls::plain()
         } else {
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .build_https()
-        };
+            crate::tls::verified()
+        });
         // A DescribeImages answers in well under a second: a dead or hung endpoint is reported
         // within 15 s (three tries of 5 s at most), not after a minute.
         let timeouts = TimeoutConfig::builder()
@@ -56,6 +53,16 @@ impl AwsRegistry {
         // a region in the instance metadata service.
         if let Some(repo) = repositories.first() {
             loader = loader.region(aws_config::Region::new(repo.region.clone()));
+        }
+        // Keys in the environment (what aws-actions/configure-aws-credentials exports) are what
+        // the default chain tries first and would take: taking them directly skips building the
+        // rest of the chain (an STS client for web identity, ECS, instance metadata), which
+        // costs more than the rest of the start-up.
+        let set = |name| std::env::var(name).is_ok_and(|v: String| !v.trim().is_empty());
+        if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
         }
         let shared = loader
             // Retries: the SDK's standard mode (3 tries, throttling and 5xx), which

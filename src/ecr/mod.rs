@@ -1,8 +1,10 @@
 //! The registry seam: does a tag exist, what is it, what does it list and what did its scan
 //! find, and (promote-by tag) may a tag move and move it. The trait and the pure reading of
-//! manifests and tag mutability; `aws.rs` implements it with aws-sdk-ecr.
+//! manifests and tag mutability; `aws.rs` implements it with aws-sdk-ecr, which sends through
+//! `http.rs`.
 
 mod aws;
+mod http;
 
 use std::collections::BTreeMap;
 

@@ -12,9 +12,11 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use super::timeline::{Exchange, monotonic_ns};
 
 /// The account every repository of the stand-in belongs to (a made-up one).
 pub const ACCOUNT: &str = "123456789012";
@@ -407,6 +409,8 @@ pub struct EcrState {
     pub denied: HashSet<String>,
     pub latency: Duration,
     pub answers: Vec<EcrAnswer>,
+    /// When each request arrived and its answer left.
+    pub exchanges: Vec<Exchange>,
 }
 
 #[derive(Clone)]
@@ -573,6 +577,11 @@ impl FakeEcr {
     pub fn answers(&self) -> Vec<EcrAnswer> {
         self.state.lock().unwrap().answers.clone()
     }
+
+    /// Every request answered so far, with when it arrived and when its answer left.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state.lock().unwrap().exchanges.clone()
+    }
 }
 
 /// The region of the request's SigV4 credential scope.
@@ -592,6 +601,8 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<EcrState>>) {
     let mut reader = BufReader::new(clone);
     // Keep-alive: the SDK reuses connections; answer requests until the client closes.
     while let Some(request) = super::http::read_request(&mut reader) {
+        let received = Instant::now();
+        let arrived = monotonic_ns();
         let (headers, body) = (request.headers, request.body);
         let operation = headers
             .get("x-amz-target")
@@ -605,7 +616,6 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<EcrState>>) {
             *s.calls.entry(operation.clone()).or_default() += 1;
             s.latency
         };
-        std::thread::sleep(latency);
         let (status, answer) = handle(&operation, &request, &region, state);
         state.lock().unwrap().answers.push(EcrAnswer {
             operation: operation.clone(),
@@ -625,9 +635,17 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<EcrState>>) {
         }
         response.push_str("\r\n");
         response.push_str(&text);
+        // The answer leaves `latency` after the request arrived, however long it took to compute.
+        std::thread::sleep(latency.saturating_sub(received.elapsed()));
         if stream.write_all(response.as_bytes()).is_err() {
             return;
         }
+        state.lock().unwrap().exchanges.push(Exchange {
+            service: "ecr",
+            what: operation,
+            arrived,
+            answered: monotonic_ns(),
+        });
     }
 }
 

@@ -1,5 +1,6 @@
 //! Shared by the integration tests and the local demo: moto's ECR server, seeding it through the
-//! real aws-sdk-ecr client, the GitHub stand-in, and running the binary the way the runner does.
+//! real aws-sdk-ecr client, the GitHub stand-in, and running the binary the way the runner does;
+//! `timeline` turns what the stand-ins saw into sequential round trips.
 
 #![allow(dead_code)]
 
@@ -7,6 +8,7 @@ pub mod ecr;
 pub mod github;
 pub mod http;
 pub mod records;
+pub mod timeline;
 pub mod web;
 
 use std::collections::HashMap;

@@ -15,12 +15,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
 #[allow(unused_imports)]
 pub use deployments::{Access, Deployment, DeploymentStatus, Seed};
+
+use super::timeline::{Exchange, monotonic_ns};
 
 /// One workflow of the fake repository.
 #[derive(Clone, Debug)]
@@ -141,6 +143,10 @@ pub struct State {
     pub commits: HashMap<String, Commit>,
     pub branches: HashMap<String, String>,
     pub deployments: deployments::Store,
+    /// How long every answer is held, like a network's round trip.
+    pub latency: Duration,
+    /// When each request arrived and its answer left.
+    pub exchanges: Vec<Exchange>,
     next_run: u64,
     next_request: u64,
     started_at: u64,
@@ -265,6 +271,16 @@ impl FakeGitHub {
             run_count: 0,
             created_at,
         });
+    }
+
+    /// Hold every answer this long after its request arrived, as a network away would.
+    pub fn latency(&self, latency: Duration) {
+        self.state.lock().unwrap().latency = latency;
+    }
+
+    /// Every request answered so far, with when it arrived and when its answer left.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state.lock().unwrap().exchanges.clone()
     }
 
     pub fn set_state(&self, file: &str, state: &str) {
@@ -603,6 +619,50 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<State>>, prefix: &str) {
     let Some(request) = read_request(&mut stream) else {
         return;
     };
+    let received = Instant::now();
+    let arrived = monotonic_ns();
+    let what = format!("{} {}", request.method, request.path);
+    let outcome = answer(state, &request, prefix);
+    // The answer leaves `latency` after the request arrived, however long it took to compute.
+    let latency = state.lock().unwrap().latency;
+    std::thread::sleep(latency.saturating_sub(received.elapsed()));
+    match outcome {
+        Outcome::Reply(reply, scripted) => {
+            respond(&mut stream, state, &request, prefix, reply, scripted)
+        }
+        Outcome::Nothing => {}
+        Outcome::Hang(d) => std::thread::sleep(d),
+        Outcome::Cut(status) => {
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{{\"workflow_run_id\""
+                )
+                .as_bytes(),
+            );
+        }
+    }
+    state.lock().unwrap().exchanges.push(Exchange {
+        service: "github",
+        what,
+        arrived,
+        answered: monotonic_ns(),
+    });
+}
+
+/// What goes back on the connection.
+enum Outcome {
+    /// This answer; `true` when it is a scripted fault.
+    Reply(Reply, bool),
+    /// Close the connection without answering.
+    Nothing,
+    /// Keep the connection open this long, then close it.
+    Hang(Duration),
+    /// The start of an answer with this status, then close.
+    Cut(u16),
+}
+
+/// Handle `request`: a scripted fault when one matches, else what GitHub would do.
+fn answer(state: &Arc<Mutex<State>>, request: &Request, prefix: &str) -> Outcome {
     let fault = {
         let mut s = state.lock().unwrap();
         s.requests.push(request.clone());
@@ -619,35 +679,21 @@ fn serve(mut stream: TcpStream, state: &Arc<Mutex<State>>, prefix: &str) {
                 headers,
                 body,
             };
-            return respond(&mut stream, state, &request, prefix, reply, true);
+            return Outcome::Reply(reply, true);
         }
-        Some(Fault::Drop) => return,
-        Some(Fault::Hang(d)) => {
-            std::thread::sleep(d);
-            return;
-        }
+        Some(Fault::Drop) => return Outcome::Nothing,
+        Some(Fault::Hang(d)) => return Outcome::Hang(d),
         _ => {}
     }
-    let (reply, hook) = handle(&request, state, prefix);
+    let (reply, hook) = handle(request, state, prefix);
     if let Some((hook, run)) = hook {
         hook(&run);
     }
     match fault {
-        Some(Fault::AcceptThenAnswer(code)) => {
-            let reply = message(code, "Server Error");
-            respond(&mut stream, state, &request, prefix, reply, true)
-        }
-        Some(Fault::AcceptThenDrop) => {}
-        Some(Fault::AcceptThenCut) => {
-            let _ = stream.write_all(
-                format!(
-                    "HTTP/1.1 {} OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{{\"workflow_run_id\"",
-                    reply.status
-                )
-                .as_bytes(),
-            );
-        }
-        _ => respond(&mut stream, state, &request, prefix, reply, false),
+        Some(Fault::AcceptThenAnswer(code)) => Outcome::Reply(message(code, "Server Error"), true),
+        Some(Fault::AcceptThenDrop) => Outcome::Nothing,
+        Some(Fault::AcceptThenCut) => Outcome::Cut(reply.status),
+        _ => Outcome::Reply(reply, false),
     }
 }
 
