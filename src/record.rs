@@ -189,7 +189,10 @@ impl History {
     }
 
     /// The records whose statuses are needed to answer "what runs here, what ran before, did
-    /// this image succeed": the newest few, and every record of `image`.
+    /// this image succeed": the newest few, and the records of `image`: all of them when there
+    /// are at most `IMAGE_RECORDS`, else the newest and the oldest half of that (its first success,
+    /// which a soak counts from, is most likely among the oldest), so that an image deployed
+    /// again and again costs a bounded number of requests.
     pub fn wanting_statuses(
         &self,
         newest: usize,
@@ -203,7 +206,18 @@ impl History {
             .map(|r| r.id)
             .collect();
         if let Some(digests) = image {
-            for r in self.of_image(digests).filter(|r| r.statuses.is_none()) {
+            let unread: Vec<&Record> = self
+                .of_image(digests)
+                .filter(|r| r.statuses.is_none())
+                .collect();
+            let half = IMAGE_RECORDS / 2;
+            let chosen: Vec<&Record> = if unread.len() <= IMAGE_RECORDS {
+                unread
+            } else {
+                let oldest = &unread[unread.len() - half..];
+                unread[..half].iter().chain(oldest).copied().collect()
+            };
+            for r in chosen {
                 if !ids.contains(&r.id) {
                     ids.push(r.id);
                 }
@@ -212,6 +226,9 @@ impl History {
         ids
     }
 }
+
+/// The most records of one image whose statuses a run reads per environment.
+pub const IMAGE_RECORDS: usize = 10;
 
 /// The records of several environments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -377,5 +394,24 @@ pub(crate) mod tests {
             r.statuses = None;
         }
         assert_eq!(h.wanting_statuses(2, Some(&digests("x"))), vec![6, 5, 1]);
+    }
+
+    #[test]
+    fn an_image_deployed_again_and_again_costs_a_bounded_number_of_reads() {
+        // 30 records of image x (ids 1..=30, newest first as GitHub lists them).
+        let mut h = History::new(
+            "qa",
+            (1..=30)
+                .rev()
+                .map(|i| record(i, "qa", i as i64 * 10, "x", &[]))
+                .collect(),
+        );
+        for r in &mut h.records {
+            r.statuses = None;
+        }
+        let ids = h.wanting_statuses(3, Some(&digests("x")));
+        assert_eq!(ids.len(), IMAGE_RECORDS);
+        // The newest five (which include the newest three) and the oldest five.
+        assert_eq!(ids, vec![30, 29, 28, 27, 26, 5, 4, 3, 2, 1]);
     }
 }
