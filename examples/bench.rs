@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use helpers::ecr::{FakeEcr, Image};
-use helpers::timeline::{Exchange, monotonic_ns, sequential_round_trips};
+use helpers::timeline::{Exchange, monotonic_ns, round_trips_to, sequential_round_trips};
 use helpers::{FakeGitHub, REGION, REPOSITORY, Step, TOKEN, github_with_deploy, moto_url, seed};
 
 const TAG: &str = "ea11a24-20260129125607";
@@ -132,6 +132,8 @@ struct Traced {
     ecr_requests: usize,
     github_requests: usize,
     round_trips: usize,
+    /// The round trips up to and with the dispatch: the promotion's critical path (0 without one).
+    to_dispatch: usize,
     /// From the spawn to the first request's arrival at a stand-in.
     first_request: Option<Duration>,
 }
@@ -160,7 +162,21 @@ impl Far {
         self.settle();
         let ecr = self.ecr.exchanges()[ecr_before..].to_vec();
         let gh = self.gh.exchanges()[gh_before..].to_vec();
-        let all: Vec<Exchange> = ecr.iter().chain(&gh).cloned().collect();
+        let mut all: Vec<Exchange> = ecr.iter().chain(&gh).cloned().collect();
+        if std::env::var_os("BENCH_TRACE").is_some() {
+            all.sort_by_key(|e| e.arrived);
+            let t0 = sample.spawned_ns;
+            eprintln!("-- one run's requests (ms from the spawn: arrived → answered):");
+            for e in &all {
+                eprintln!(
+                    "   {:>8.2} → {:>8.2}  {} {}",
+                    e.arrived.saturating_sub(t0) as f64 / 1e6,
+                    e.answered.saturating_sub(t0) as f64 / 1e6,
+                    e.service,
+                    e.what
+                );
+            }
+        }
         let first_request = all
             .iter()
             .map(|e| e.arrived)
@@ -170,6 +186,7 @@ impl Far {
             ecr_requests: ecr.len(),
             github_requests: gh.len(),
             round_trips: sequential_round_trips(&all),
+            to_dispatch: round_trips_to(&all, |e| e.what.ends_with("/dispatches")),
             first_request,
             sample,
         }
@@ -195,6 +212,8 @@ struct Latency {
     wall: Duration,
     ideal: Duration,
     max_round_trips: usize,
+    /// The most round trips up to the dispatch, in any run.
+    max_to_dispatch: usize,
     first_request: Duration,
     first_request_p95: Duration,
     peak_rss_kib: i64,
@@ -217,7 +236,7 @@ fn latency_row(name: &str, traced: &[Traced], ideal: Duration, ideal_trips: usiz
     let peak_rss_kib = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
     let ok = samples.iter().filter(|s| s.ok).count();
     println!(
-        "| {name} | {} | {:.1} | {:.0} | {:.2} | {} | {} | {} ({ideal_trips}) | {:.2} | {:.2} | {:.1} | {ok}/{} |",
+        "| {name} | {} | {:.1} | {:.0} | {:.2} | {} | {} | {} ({ideal_trips}) | {} | {:.2} | {:.2} | {:.1} | {ok}/{} |",
         traced.len(),
         ms(wall),
         ms(ideal),
@@ -225,6 +244,11 @@ fn latency_row(name: &str, traced: &[Traced], ideal: Duration, ideal_trips: usiz
         span(traced.iter().map(|t| t.ecr_requests)),
         span(traced.iter().map(|t| t.github_requests)),
         span(traced.iter().map(|t| t.round_trips)),
+        if traced.iter().all(|t| t.to_dispatch == 0) {
+            "—".to_string()
+        } else {
+            span(traced.iter().map(|t| t.to_dispatch))
+        },
         ms(first_request),
         ms(first_request_p95),
         peak_rss_kib as f64 / 1024.0,
@@ -234,6 +258,7 @@ fn latency_row(name: &str, traced: &[Traced], ideal: Duration, ideal_trips: usiz
         wall,
         ideal,
         max_round_trips: traced.iter().map(|t| t.round_trips).max().unwrap_or(0),
+        max_to_dispatch: traced.iter().map(|t| t.to_dispatch).max().unwrap_or(0),
         first_request,
         first_request_p95,
         peak_rss_kib,
@@ -426,10 +451,13 @@ fn main() {
         gh_latency.as_millis()
     );
     println!(
-        "| path | runs | median wall ms | ideal ms | wall ÷ ideal | ECR requests | GitHub requests | sequential round trips (ideal) | spawn → first request ms (median) | (p95) | peak RSS MiB | expected result |"
+        "| path | runs | median wall ms | ideal ms | wall ÷ ideal | ECR requests | GitHub requests | sequential round trips (ideal) | of them, to the dispatch | spawn → first request ms (median) | (p95) | peak RSS MiB | expected result |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    // The reads in one round, then the dispatch; with the record (the default), the record's
+    // deployment beside the dispatch and its status after: one round more, after the dispatch.
     let promote_ideal = ecr_latency.max(gh_latency) + gh_latency;
+    let recorded_ideal = promote_ideal + gh_latency;
     let promotion_at = |n: usize| {
         Step::new(&bin)
             .github(&far.gh)
@@ -438,23 +466,34 @@ fn main() {
             .input("image-tag", TAG)
             .input("ecr-repositories", &repos[..n].join(","))
     };
-    let step = promotion_at(2);
+    let step = promotion_at(2).input("record", "false");
     let traced: Vec<Traced> = (0..runs)
         .map(|_| far.trace(|| action_once(&step, "promoted")))
         .collect();
     let promotion = latency_row(
-        "ecr-promote: full promotion (2 repositories + pre-flight + dispatch)",
+        "ecr-promote: full promotion (2 repositories + pre-flight + dispatch), `record: false` (the record still read: the hold, the summary)",
         &traced,
         promote_ideal,
         2,
     );
     ours_peak_kib = ours_peak_kib.max(promotion.peak_rss_kib);
-    let step = promotion_at(50);
+    let step = promotion_at(2);
+    let traced: Vec<Traced> = (0..runs)
+        .map(|_| far.trace(|| action_once(&step, "promoted")))
+        .collect();
+    let recorded = latency_row(
+        "the same promotion with the record (the default: 3 listings read, a deployment and its status written)",
+        &traced,
+        recorded_ideal,
+        3,
+    );
+    ours_peak_kib = ours_peak_kib.max(recorded.peak_rss_kib);
+    let step = promotion_at(50).input("record", "false");
     let traced: Vec<Traced> = (0..runs)
         .map(|_| far.trace(|| action_once(&step, "promoted")))
         .collect();
     let promotion50 = latency_row(
-        "ecr-promote: full promotion, 50 repositories",
+        "ecr-promote: full promotion, 50 repositories, `record: false`",
         &traced,
         promote_ideal,
         2,
@@ -464,6 +503,7 @@ fn main() {
     let verify_at = |n: usize| {
         Step::new(&bin)
             .env("AWS_ENDPOINT_URL_ECR", &far.ecr.url)
+            .input("record", "false")
             .input("environment", "staging")
             .input("image-tag", TAG)
             .input("ecr-repositories", &repos[..n].join(","))
@@ -602,6 +642,7 @@ fn main() {
     let mut one = Duration::ZERO;
     for n in [1, 10, 50] {
         let verify = Step::new(&bin)
+            .input("record", "false")
             .env("AWS_ENDPOINT_URL_ECR", &near.url)
             .input("environment", "staging")
             .input("image-tag", TAG)
@@ -637,6 +678,7 @@ fn main() {
     );
     let before = near.calls("DescribeImages");
     let prefix = Step::new(&bin)
+        .input("record", "false")
         .env("AWS_ENDPOINT_URL_ECR", &near.url)
         .input("environment", "staging")
         .input("image-tag", "ea11a24")
@@ -662,10 +704,15 @@ fn main() {
     let wall_ratio = promotion.wall.as_secs_f64() / promotion.ideal.as_secs_f64();
     let targets = [
         (
-            promotion.max_round_trips <= 2 && promotion50.max_round_trips <= 2,
+            promotion.max_round_trips <= 2
+                && promotion50.max_round_trips <= 2
+                && recorded.max_to_dispatch <= 2,
             format!(
-                "2 sequential round trips for a promotion: {} with 2 repositories, {} with 50 (the most of any run)",
-                promotion.max_round_trips, promotion50.max_round_trips
+                "2 sequential round trips for a promotion: {} with 2 repositories, {} with 50; with the record, {} up to the dispatch ({} in all) (the most of any run)",
+                promotion.max_round_trips,
+                promotion50.max_round_trips,
+                recorded.max_to_dispatch,
+                recorded.max_round_trips
             ),
         ),
         (

@@ -32,6 +32,12 @@ pub fn monotonic_ns() -> u64 {
 /// been answered: how many round trips a run made one after another, whatever ran beside them.
 /// Requests sent together count once; a request that needed an earlier answer counts again.
 pub fn sequential_round_trips(exchanges: &[Exchange]) -> usize {
+    round_trips_to(exchanges, |_| true)
+}
+
+/// The longest such chain that ends with an exchange `ending` picks (the dispatch, say): how
+/// many round trips, one after another, came before it and with it.
+pub fn round_trips_to(exchanges: &[Exchange], ending: impl Fn(&Exchange) -> bool) -> usize {
     let mut sorted: Vec<&Exchange> = exchanges.iter().collect();
     sorted.sort_by_key(|e| e.arrived);
     // depth[i]: the longest chain that ends with sorted[i]. Every exchange a chain can extend
@@ -45,7 +51,13 @@ pub fn sequential_round_trips(exchanges: &[Exchange]) -> usize {
                 .max()
                 .unwrap_or(0);
     }
-    depth.into_iter().max().unwrap_or(0)
+    depth
+        .into_iter()
+        .zip(&sorted)
+        .filter(|(_, e)| ending(e))
+        .map(|(d, _)| d)
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -71,6 +83,17 @@ mod tests {
         // Two ECR lookups (60) and two GitHub reads (100), all sent at once.
         let round = [at(0, 60), at(1, 61), at(1, 101), at(2, 102)];
         assert_eq!(sequential_round_trips(&round), 1);
+    }
+
+    #[test]
+    fn the_round_trips_to_one_request_leave_out_what_came_after() {
+        // The reads, then the dispatch beside the record's creation, then the record's status.
+        let mut dispatch = at(103, 203);
+        dispatch.what = "POST /dispatches".into();
+        let run = [at(0, 60), at(1, 101), dispatch, at(104, 204), at(205, 305)];
+        assert_eq!(sequential_round_trips(&run), 3);
+        assert_eq!(round_trips_to(&run, |e| e.what.ends_with("/dispatches")), 2);
+        assert_eq!(round_trips_to(&run, |_| false), 0);
     }
 
     #[test]
