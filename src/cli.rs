@@ -130,9 +130,9 @@ fn local_commands() -> [Command; 3] {
                     Arg::new("limit")
                         .long("limit")
                         .value_name("N")
-                        .default_value("20")
+                        .default_value("100")
                         .value_parser(clap::value_parser!(u32).range(1..=10_000))
-                        .help("How many records, newest first"),
+                        .help("How many records, newest first (one page of GitHub's listing by default)"),
                 ),
         ),
         common(
@@ -305,7 +305,7 @@ mod tests {
         else {
             panic!("not history");
         };
-        assert_eq!((environment.as_str(), limit), ("qa", 20));
+        assert_eq!((environment.as_str(), limit), ("qa", 100));
         assert!(common.json);
         assert_eq!(common.repository, None);
         let Local::Run(Request::Metrics {

@@ -65,7 +65,9 @@ pub fn not_written(environment: &str, e: &GhError) -> String {
         GhError::Refused { status: 422, .. } => {
             "the commit must exist in the repository: check `GITHUB_SHA` and the records' refs"
         }
-        _ => "re-run the job once GitHub answers; the promotion itself is not affected",
+        _ => {
+            "re-run the job once GitHub answers (with `permissions: deployments: write`); the promotion itself is not affected"
+        }
     };
     format!("the record of `{environment}` was not written ({e}); {fix}")
 }

@@ -245,7 +245,23 @@ pub fn interrupted(inputs: &Inputs, standing: Standing, why: Interruption) -> Re
         ),
         Interruption::TimedOut => {
             let budget = format_duration(inputs.timeout);
+            let failed_deploy = (inputs.mode == crate::model::Mode::Promote)
+                .then(|| deploy_status(inputs).err())
+                .flatten();
             match standing.phase {
+                // The deploy's failure is known from the inputs; what ran out of time was only
+                // the record or the rollback.
+                _ if let Some(failed) = failed_deploy.filter(|_| !report.promoted) => {
+                    report.deploy_success = false;
+                    (
+                        failed.result,
+                        format!(
+                            "{}; the time budget (`timeout: {budget}`) ran out before the record or the rollback was done",
+                            failed.message
+                        ),
+                        failed.fix,
+                    )
+                }
                 _ if report.promoted => {
                     report.succeed(
                         ResultCode::Promoted,

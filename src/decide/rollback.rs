@@ -31,12 +31,17 @@ pub fn target(
                 .iter()
                 .find(|r| r.is_success() && r.payload.image_tag == tag)
         });
+        // It replaces the current image, or, when none succeeded, the newest record (a failed
+        // deploy): `rollback_of` marks the record a rollback, for people and the metrics.
+        let replaces = current
+            .or_else(|| history.and_then(|h| h.records.first()))
+            .map(|r| r.id);
         return Ok(Target {
             tag: tag.to_string(),
             digests: known
                 .map(|r| r.payload.image_digests.clone())
                 .unwrap_or_default(),
-            replaces: current.map(|r| r.id),
+            replaces,
         });
     }
     let before = history.and_then(History::before_current).ok_or_else(|| {
@@ -179,6 +184,15 @@ mod tests {
         );
         let unknown = target("staging", Some(&history()), Some("v0")).unwrap();
         assert!(unknown.digests.is_empty());
+    }
+
+    #[test]
+    fn rollback_to_with_nothing_successful_replaces_the_newest_record() {
+        // Only a failed deploy in the record: the rollback is still one (`rollback_of`).
+        let failed = History::new("qa", vec![record(9, "qa", 300, "c", &[("failure", 310)])]);
+        let t = target("qa", Some(&failed), Some("tag-a")).unwrap();
+        assert_eq!(t.replaces, Some(9));
+        assert_eq!(target("qa", None, Some("tag-a")).unwrap().replaces, None);
     }
 
     #[test]

@@ -276,6 +276,30 @@ async fn check_rollback_target<R: Registry, G, W: Web>(
     decide::rollback::still_there(target, &report.images)
 }
 
+/// What the environment ran before this run (`previous_image_tag`, `previous_image_digest`): its
+/// newest successful record, when it is known and not this run's.
+pub(super) fn previous(
+    records: &Records,
+    inputs: &Inputs,
+    report: &Report,
+) -> Option<(String, String)> {
+    let current = records.of(&inputs.environment)?.current()?;
+    if report.record.as_ref().is_some_and(|r| r.id == current.id) {
+        return None;
+    }
+    // One digest when every repository has the same, else the map as JSON (like
+    // `image_digests`).
+    let digests = &current.payload.image_digests;
+    let mut values = digests.values();
+    let first = values.next()?;
+    let digest = if values.all(|d| d == first) {
+        first.clone()
+    } else {
+        serde_json::to_string(digests).unwrap_or_default()
+    };
+    Some((current.payload.image_tag.clone(), digest))
+}
+
 /// The inputs a dispatch sends, for the log.
 fn inputs_text(plan: &crate::outcome::DispatchPlan) -> String {
     plan.inputs

@@ -37,6 +37,9 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
 
     // One round: the image (and the gates), the target workflow, the record.
     progress.enter(Phase::Registry, None);
+    // After a failed deploy, the image's digests for the record only: not verified, so neither
+    // in the outputs nor in the summary's image table (as in version 1).
+    let mut record_digests = None;
     let check = async {
         match &deployed {
             Ok(()) => {
@@ -57,8 +60,17 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             Err(failure) => {
                 // The deploy failed: the image is looked up only for the record's digests.
                 if inputs.record.enabled || inputs.record.rollback_on_failure {
-                    let _ =
-                        super::verify(inputs, io, report, &tag, TagMatch::Exact, Gates::None).await;
+                    let mut looked_up = decide::base_report(inputs);
+                    let _ = super::verify(
+                        inputs,
+                        io,
+                        &mut looked_up,
+                        &tag,
+                        TagMatch::Exact,
+                        Gates::None,
+                    )
+                    .await;
+                    record_digests = looked_up.digests();
                 }
                 Err(failure.clone())
             }
@@ -75,7 +87,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         super::tag_facts(inputs, io.registry, tag_for)
     );
     let mut records = super::records_or_warn(listed, report);
-    let digests = report.digests().unwrap_or_default();
+    let digests = report.digests().or(record_digests).unwrap_or_default();
     let tag = report.image_tag.clone().unwrap_or(tag);
     let promotion_id = inputs
         .run
@@ -242,7 +254,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         Some(Err(e)) => report.warnings.push(e),
         None => {}
     }
-    report.previous = previous(&records, inputs, report);
+    report.previous = super::previous(&records, inputs, report);
     report.environments = decide::environments(
         inputs,
         &records,
@@ -310,24 +322,6 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
     Ok(())
 }
 
-/// What the environment ran before this run: its newest successful record, when it is not
-/// this run's.
-fn previous(records: &Records, inputs: &Inputs, report: &Report) -> Option<(String, String)> {
-    let current = records.of(&inputs.environment)?.current()?;
-    if report.record.as_ref().is_some_and(|r| r.id == current.id) {
-        return None;
-    }
-    let digests = &current.payload.image_digests;
-    let mut values: Vec<&String> = digests.values().collect();
-    values.dedup();
-    let digest = if values.len() == 1 {
-        values[0].clone()
-    } else {
-        serde_json::to_string(digests).unwrap_or_default()
-    };
-    Some((current.payload.image_tag.clone(), digest))
-}
-
 /// The deploy of `environment` failed, or its image did not pass: record it, and roll back
 /// when asked.
 #[allow(clippy::too_many_arguments)]
@@ -346,11 +340,10 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
     if let Some(w) = super::statuses(io.github, records, None).await {
         report.warnings.push(w);
     }
-    report.previous = previous(records, inputs, report);
+    report.previous = super::previous(records, inputs, report);
     let state = record::state_of(failure.result, false);
-    let entry = inputs
-        .record
-        .enabled
+    // A dry run writes nothing: no record, no rollback, no hold.
+    let entry = (inputs.record.enabled && !inputs.dry_run)
         .then(|| {
             record::promote_entry(
                 inputs,
@@ -398,9 +391,12 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
             });
         }
     };
+    let this_run = std::mem::take(&mut report.images);
     let checked = super::check_rollback_target(inputs, io, report, &target).await;
-    // The report shows this run's image, not the one it goes back to.
+    let target_digests = report.digests().unwrap_or_else(|| target.digests.clone());
+    // The report (outputs, summary) shows this run's image, not the one it goes back to.
     report.image_tag = Some(tag.to_string());
+    report.images = this_run;
     if let Err(problem) = checked {
         return Err(Failure {
             message: format!("{}; no rollback: {}", failure.message, problem.message),
@@ -419,7 +415,7 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
     // promote-by tag: `environment`'s own tag goes back first.
     let mut moved = String::new();
     if let Some(facts) = super::tag_facts(inputs, io.registry, Some(env)).await {
-        let digests = report.digests().unwrap_or_else(|| target.digests.clone());
+        let digests = target_digests.clone();
         let dispatching = workflow.as_ref().map(|w| (&sending, w));
         match super::move_tag(
             inputs,
@@ -474,6 +470,15 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
                 ..failure
             });
         }
+    }
+    if inputs.dry_run {
+        return Err(Failure {
+            message: format!(
+                "{}; dry run: `{env}` would go back to `{}`{moved} and be held; nothing was dispatched, tagged or recorded",
+                failure.message, target.tag
+            ),
+            ..failure
+        });
     }
     report.rolled_back_to = Some(target.tag.clone());
     report.mark_held(env);

@@ -123,6 +123,8 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             "give the job `permissions: deployments: read`",
         ));
     }
+    // What `environment` runs now, when its record was read (it is what this deploy replaces).
+    report.previous = super::previous(&records, inputs, report);
     let refusal = decide::rules::frozen(inputs, env, now)
         .or_else(|| decide::rules::held(records.of(env), env, Some(&digests), &inputs.run))
         .or_else(|| decide::rules::upstream(inputs, env, &digests, &records))

@@ -50,18 +50,7 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             .unwrap_or("(nothing recorded)"),
         target.tag
     ));
-    if let Some(current) = &current {
-        report.previous = Some((
-            current.payload.image_tag.clone(),
-            current
-                .payload
-                .image_digests
-                .values()
-                .next()
-                .cloned()
-                .unwrap_or_default(),
-        ));
-    }
+    report.previous = super::previous(&records, inputs, report);
 
     super::check_rollback_target(inputs, io, report, &target).await?;
     let digests = if target.digests.is_empty() {

@@ -8,7 +8,7 @@ pub mod summary;
 
 use std::path::PathBuf;
 
-pub use outputs::{OUTPUTS, OutputWriter, encode_output, output_pairs};
+pub use outputs::{OUTPUTS, OutputWriter, encode_output, initial_pairs, output_pairs};
 pub use summary::{md, md_text, summary};
 
 use crate::outcome::Report;

@@ -59,6 +59,22 @@ pub fn encode_output(name: &str, value: &str) -> String {
     format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
 }
 
+/// The outputs documented as always written, with the honest value of a run that never got to
+/// write its result (killed, crashed): written before anything else.
+pub fn initial_pairs() -> Vec<(&'static str, String)> {
+    vec![
+        ("deploy_success", "false".into()),
+        ("promoted", "false".into()),
+        ("result", "error".into()),
+        ("admitted", "false".into()),
+        ("recorded", "false".into()),
+        (
+            "message",
+            "ecr-promote did not finish: it crashed or was killed before writing its result".into(),
+        ),
+    ]
+}
+
 /// The one writer of step outputs.
 pub struct OutputWriter {
     path: Option<PathBuf>,
@@ -82,17 +98,7 @@ impl OutputWriter {
 
     /// The honest defaults, written first: a crash or a kill after this still leaves `false`.
     pub fn write_initial(&self) -> io::Result<()> {
-        self.write(&[
-            ("deploy_success", "false".into()),
-            ("promoted", "false".into()),
-            ("result", "error".into()),
-            ("admitted", "false".into()),
-            (
-                "message",
-                "ecr-promote did not finish: it crashed or was killed before writing its result"
-                    .into(),
-            ),
-        ])
+        self.write(&initial_pairs())
     }
 
     pub fn is_local(&self) -> bool {

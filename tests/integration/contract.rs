@@ -98,6 +98,31 @@ fn action_yml_outputs_match_the_code() {
 }
 
 #[test]
+fn outputs_documented_as_always_written_are_written_before_anything_else() {
+    let action = action();
+    let always: BTreeSet<String> = action["outputs"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, def)| {
+            def["description"]
+                .as_str()
+                .is_some_and(|d| d.trim_start().starts_with("Always written"))
+        })
+        .map(|(k, _)| k.as_str().unwrap().to_string())
+        .collect();
+    let initial: BTreeSet<String> = ecr_promote::report::initial_pairs()
+        .into_iter()
+        .map(|(k, _)| k.to_string())
+        .collect();
+    assert!(always.len() >= 5, "{always:?}");
+    assert_eq!(
+        always, initial,
+        "a kill must leave every output action.yml calls always written"
+    );
+}
+
+#[test]
 fn readme_tables_match_the_code() {
     let inputs: Vec<String> = INPUTS.iter().map(|s| s.name.to_string()).collect();
     assert_eq!(readme_table("Inputs"), inputs, "README inputs table");

@@ -137,6 +137,29 @@ fn a_server_that_never_answers_ends_at_the_time_budget() {
 }
 
 #[test]
+fn a_failed_deploy_stays_deploy_failed_when_the_registry_never_answers() {
+    // The image is looked up only for the record's digests; the deploy's failure is known from
+    // the inputs, whatever the registry does.
+    let ecr = registry();
+    ecr.latency(Duration::from_secs(60));
+    let gh = github_with_deploy("");
+    let ran = promote(&ecr, &gh)
+        .input("deploy-status", "failure")
+        .input("timeout", "1s")
+        .run();
+    assert_complete(&ran);
+    assert_eq!(ran.code, 1);
+    assert_eq!(ran.out("result"), "deploy-failed", "{}", ran.context());
+    assert_eq!(ran.out("deploy_success"), "false");
+    assert!(
+        ran.out("message").contains("reported `failure`")
+            && ran.out("message").contains("timeout: 1s"),
+        "{}",
+        ran.out("message")
+    );
+}
+
+#[test]
 fn a_registry_that_never_answers_ends_at_the_time_budget() {
     let ecr = registry();
     ecr.latency(Duration::from_secs(60));

@@ -189,6 +189,22 @@ fn require_upstream_wants_a_success_of_the_same_digests_upstream() {
         .input("require-upstream", "true")
         .run();
     assert_eq!(ran.out("result"), "resolved", "{}", ran.context());
+    // An automatic run reads staging's own record (for the hold): what the deploy replaces.
+    Rec::new(
+        "staging",
+        t,
+        OLD,
+        &[("shop/backend", &digest(5)), ("shop/frontend", &digest(5))],
+    )
+    .add(&gh);
+    let ran = resolve(&ecr, &gh, "staging")
+        .event(&dispatched_event("staging", TAG, "ecrp-00000000000000aa"))
+        .input("image-tag", TAG)
+        .input("require-upstream", "true")
+        .run();
+    assert_eq!(ran.out("result"), "resolved", "{}", ran.context());
+    assert_eq!(ran.out("previous_image_tag"), OLD);
+    assert_eq!(ran.out("previous_image_digest"), digest(5));
     // The first environment is exempt.
     let ran = resolve(&ecr, &gh, "dev")
         .input("image-tag", TAG)

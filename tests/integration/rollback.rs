@@ -85,6 +85,7 @@ fn a_rollback_goes_back_to_the_previous_image_and_holds_the_environment() {
         NEW,
         "what it ran before the rollback"
     );
+    assert_eq!(ran.out("previous_image_digest"), digest(7));
     // staging's own workflow, the old image, and no chain from it.
     let runs = gh.runs();
     assert_eq!(runs.len(), 1);
@@ -110,6 +111,39 @@ fn a_rollback_goes_back_to_the_previous_image_and_holds_the_environment() {
         ran.summary
     );
     assert!(ran.summary.contains("lift the hold"), "{}", ran.summary);
+}
+
+#[test]
+fn the_previous_image_of_repositories_with_different_digests_is_their_map() {
+    let ecr = FakeEcr::start();
+    ecr.add("shop/backend", Image::new(5, &[OLD], 1.767e9));
+    ecr.add("shop/frontend", Image::new(6, &[OLD], 1.767e9));
+    ecr.add("shop/backend", Image::new(7, &[NEW], 1.769e9));
+    ecr.add("shop/frontend", Image::new(8, &[NEW], 1.769e9));
+    let gh = github();
+    let (d5, d6, d7, d8) = (digest(5), digest(6), digest(7), digest(8));
+    Rec::new(
+        "staging",
+        now() - 7200,
+        OLD,
+        &[("shop/backend", &d5), ("shop/frontend", &d6)],
+    )
+    .add(&gh);
+    Rec::new(
+        "staging",
+        now() - 600,
+        NEW,
+        &[("shop/backend", &d7), ("shop/frontend", &d8)],
+    )
+    .add(&gh);
+    let ran = run(&ecr, &gh, "staging").input("mode", "rollback").run();
+    assert_eq!(ran.out("result"), "rolled-back", "{}", ran.context());
+    let previous: serde_json::Value =
+        serde_json::from_str(ran.out("previous_image_digest")).expect("a JSON map");
+    assert_eq!(
+        previous,
+        serde_json::json!({"shop/backend": d7, "shop/frontend": d8})
+    );
 }
 
 #[test]
@@ -194,6 +228,10 @@ fn a_failed_deploy_is_rolled_back_and_the_failure_stays_visible() {
     assert_eq!(ran.out("deploy_success"), "false");
     assert_eq!(ran.out("rolled_back_to"), OLD);
     assert_eq!(ran.out("image_tag"), NEW, "this run's image");
+    assert!(
+        !ran.outputs.contains_key("image_digest"),
+        "not verified: no image_digest output, as in version 1"
+    );
     let staging: Vec<Deployment> = gh
         .deployments()
         .into_iter()
@@ -207,11 +245,55 @@ fn a_failed_deploy_is_rolled_back_and_the_failure_stays_visible() {
     let failed = &staging[1];
     let rollback = &staging[2];
     assert_eq!(failed.payload["image_tag"], NEW);
+    assert_eq!(
+        failed.payload["image_digests"]["shop/backend"],
+        digest(7),
+        "the failed image's digests are on its record"
+    );
     assert_eq!(failed.latest().unwrap().state, "failure");
     assert_eq!(rollback.payload["rollback_of"], failed.id);
     assert_eq!(rollback.payload["hold"], true);
     assert_eq!(rollback.latest().unwrap().state, "queued");
     assert_eq!(gh.runs()[0].inputs["image_tag"], OLD);
+}
+
+#[test]
+fn a_dry_run_of_a_failed_deploy_says_what_it_would_roll_back_and_writes_nothing() {
+    let ecr = registry();
+    let gh = github();
+    let old = image(5);
+    let old: Vec<(&str, &str)> = old.iter().map(|(r, d)| (*r, d.as_str())).collect();
+    Rec::new("staging", now() - 7200, OLD, &old).add(&gh);
+    let ran = run(&ecr, &gh, "staging")
+        .input("image-tag", NEW)
+        .input("deploy-status", "failure")
+        .input("rollback-on-failure", "true")
+        .input("dry-run", "true")
+        .run();
+    assert_eq!(ran.code, 1, "the deploy still failed: {}", ran.context());
+    assert_eq!(ran.out("result"), "deploy-failed");
+    assert!(
+        ran.out("message")
+            .contains(&format!("would go back to `{OLD}`")),
+        "{}",
+        ran.out("message")
+    );
+    assert!(
+        ran.outputs
+            .get("rolled_back_to")
+            .is_none_or(String::is_empty)
+    );
+    assert!(
+        !ran.outputs.contains_key("image_digest"),
+        "not verified: no image_digest output, as in version 1"
+    );
+    assert_eq!(ran.out("recorded"), "false");
+    assert!(gh.runs().is_empty(), "nothing dispatched");
+    assert_eq!(
+        gh.deployments().len(),
+        1,
+        "no failure record, no rollback record, no hold"
+    );
 }
 
 #[test]
