@@ -173,8 +173,10 @@ async fn action(source: &dyn Source) -> Report {
                 for e in &errors {
                     log::fail(&e.to_string());
                 }
+                // Named as a flag: given as one, or missing when the run is on the command line.
                 return decide::invalid_input(&errors, &config::partial(source), &|name| {
                     source.given_by_flag(name)
+                        || (source.on_command_line() && source.input(name).is_none())
                 });
             }
         }

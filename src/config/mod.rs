@@ -222,12 +222,7 @@ fn take<T>(errors: &mut Vec<InputError>, result: Result<T, InputError>) -> Optio
 }
 
 fn required(value: Option<String>, name: &str) -> Result<String, InputError> {
-    value.ok_or_else(|| {
-        grammar::bad(
-            name,
-            "is required but was not set; add it under `with:` in the step",
-        )
-    })
+    value.ok_or_else(|| grammar::bad(name, "is required but was not set"))
 }
 
 /// Parse and validate every input. Collects every problem, not only the first.

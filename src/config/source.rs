@@ -14,6 +14,11 @@ pub trait Source {
     fn given_by_flag(&self, _name: &str) -> bool {
         false
     }
+    /// Whether the inputs come (partly) from the command line: a missing input is then a
+    /// missing flag, not a missing `with:` key.
+    fn on_command_line(&self) -> bool {
+        false
+    }
     /// The event that started the run (the JSON at `GITHUB_EVENT_PATH`), when there is one.
     fn event(&self) -> Option<String> {
         None
@@ -43,6 +48,9 @@ impl Source for ProcessSource {
     }
     fn given_by_flag(&self, name: &str) -> bool {
         self.flags.contains_key(name)
+    }
+    fn on_command_line(&self) -> bool {
+        !self.flags.is_empty()
     }
     fn event(&self) -> Option<String> {
         let path = self.var("GITHUB_EVENT_PATH")?;
@@ -95,6 +103,9 @@ impl Source for MapSource {
     }
     fn given_by_flag(&self, name: &str) -> bool {
         self.flags.iter().any(|f| f == name)
+    }
+    fn on_command_line(&self) -> bool {
+        !self.flags.is_empty()
     }
     fn event(&self) -> Option<String> {
         self.event.clone()

@@ -169,6 +169,29 @@ fn command_line_errors_name_the_flag_and_the_command_line() {
         "{message}"
     );
     assert!(!message.contains("`--environment`"), "{message}");
+
+    // On the command line, a missing input is a missing flag.
+    let ran = step()
+        .input("ecr-repositories", "shop/backend")
+        .run_with(&["--environment", "dev"]);
+    let message = ran.out("message");
+    assert!(
+        message.contains("flag `--image-tag`: is required but was not set"),
+        "{message}"
+    );
+    assert!(!message.contains("with:"), "no step to edit: {message}");
+
+    // In a step, it is a missing `with:` key.
+    let ran = step()
+        .input("environment", "dev")
+        .input("ecr-repositories", "shop/backend")
+        .run();
+    let message = ran.out("message");
+    assert!(
+        message.contains("input `image-tag`: is required but was not set")
+            && message.contains("in the step's `with:`"),
+        "{message}"
+    );
 }
 
 #[test]
