@@ -526,6 +526,57 @@ fn main() {
         ours_peak_kib = ours_peak_kib.max(row.peak_rss_kib);
         verify.push(row);
     }
+    // Resolve, before the deploy: a person's typed tag (no record needed: one round, ECR only);
+    // an automatic run with entry rules (the record in the first round, its statuses in the
+    // second); and `from-environment` (the record, its statuses, then ECR).
+    let image7: Vec<(&str, String)> = repos[..2]
+        .iter()
+        .map(|r| (r.as_str(), format!("sha256:{:064x}", 7)))
+        .collect();
+    let image7: Vec<(&str, &str)> = image7.iter().map(|(r, d)| (*r, d.as_str())).collect();
+    helpers::records::Rec::new("qa", helpers::records::now() - 7200, TAG, &image7).add(&far.gh);
+    let resolve_at = |env: &str| {
+        Step::new(&bin)
+            .github(&far.gh)
+            .env("AWS_ENDPOINT_URL_ECR", &far.ecr.url)
+            .input("mode", "resolve")
+            .input("environment", env)
+            .input("ecr-repositories", &repos[..2].join(","))
+    };
+    for (name, step, ideal, trips) in [
+        (
+            "ecr-promote: resolve a tag a person typed (2 repositories)",
+            resolve_at("staging").input("image-tag", TAG),
+            ecr_latency,
+            1,
+        ),
+        (
+            "ecr-promote: resolve an automatic promotion with `require-upstream` and `soak-time`",
+            resolve_at("staging")
+                .event(&helpers::records::dispatched_event(
+                    "staging",
+                    TAG,
+                    "ecrp-00000000000000be",
+                ))
+                .input("image-tag", TAG)
+                .input("require-upstream", "true")
+                .input("soak-time", "staging=1h"),
+            gh_latency * 2,
+            2,
+        ),
+        (
+            "ecr-promote: resolve `from-environment: qa`",
+            resolve_at("staging").input("from-environment", "qa"),
+            gh_latency * 2 + ecr_latency,
+            3,
+        ),
+    ] {
+        let traced: Vec<Traced> = (0..runs)
+            .map(|_| far.trace(|| action_once(&step, "resolved")))
+            .collect();
+        let row = latency_row(name, &traced, ideal, trips);
+        ours_peak_kib = ours_peak_kib.max(row.peak_rss_kib);
+    }
     // The same promotion with HTTPS endpoints, as in production, up to its first ClientHello;
     // the CA bundle named as the image names it (without it, rustls-native-certs also reads
     // every file of /etc/ssl/certs).
