@@ -211,18 +211,22 @@ fn a_rollback_needs_the_correlation_input_to_hold() {
     assert!(gh.runs().is_empty());
 }
 
+/// staging ran OLD; this run's deploy of NEW failed, with `rollback-on-failure`.
+fn failed_deploy_of_new(ecr: &FakeEcr, gh: &FakeGitHub) -> Step {
+    let old = image(5);
+    let old: Vec<(&str, &str)> = old.iter().map(|(r, d)| (*r, d.as_str())).collect();
+    Rec::new("staging", now() - 7200, OLD, &old).add(gh);
+    run(ecr, gh, "staging")
+        .input("image-tag", NEW)
+        .input("deploy-status", "failure")
+        .input("rollback-on-failure", "true")
+}
+
 #[test]
 fn a_failed_deploy_is_rolled_back_and_the_failure_stays_visible() {
     let ecr = registry();
     let gh = github();
-    let old = image(5);
-    let old: Vec<(&str, &str)> = old.iter().map(|(r, d)| (*r, d.as_str())).collect();
-    Rec::new("staging", now() - 7200, OLD, &old).add(&gh);
-    let ran = run(&ecr, &gh, "staging")
-        .input("image-tag", NEW)
-        .input("deploy-status", "failure")
-        .input("rollback-on-failure", "true")
-        .run();
+    let ran = failed_deploy_of_new(&ecr, &gh).run();
     assert_eq!(ran.code, 1, "the failure stays visible: {}", ran.context());
     assert_eq!(ran.out("result"), "rolled-back");
     assert_eq!(ran.out("deploy_success"), "false");
@@ -261,13 +265,7 @@ fn a_failed_deploy_is_rolled_back_and_the_failure_stays_visible() {
 fn a_dry_run_of_a_failed_deploy_says_what_it_would_roll_back_and_writes_nothing() {
     let ecr = registry();
     let gh = github();
-    let old = image(5);
-    let old: Vec<(&str, &str)> = old.iter().map(|(r, d)| (*r, d.as_str())).collect();
-    Rec::new("staging", now() - 7200, OLD, &old).add(&gh);
-    let ran = run(&ecr, &gh, "staging")
-        .input("image-tag", NEW)
-        .input("deploy-status", "failure")
-        .input("rollback-on-failure", "true")
+    let ran = failed_deploy_of_new(&ecr, &gh)
         .input("dry-run", "true")
         .run();
     assert_eq!(ran.code, 1, "the deploy still failed: {}", ran.context());
