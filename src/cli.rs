@@ -214,7 +214,25 @@ fn local_from(matches: Result<ArgMatches, clap::Error>) -> Local {
 
 /// Read the process's command line.
 pub fn parse() -> Invocation {
-    from(command().try_get_matches())
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(invalid) = boolean_with_a_separate_value(&args) {
+        return invalid;
+    }
+    from(command().try_get_matches_from(args))
+}
+
+/// `--dry-run false`: clap would read `false` as a subcommand ("cannot be used with"); a boolean
+/// flag takes its value after `=`, and saying so is the fix.
+fn boolean_with_a_separate_value(args: &[String]) -> Option<Invocation> {
+    args.windows(2).find_map(|pair| {
+        let name = pair[0].strip_prefix("--")?;
+        let value = pair[1].as_str();
+        let boolean = INPUTS.iter().any(|spec| spec.boolean && spec.name == name);
+        (boolean && matches!(value, "true" | "false")).then(|| Invocation::Invalid {
+            summary: format!("`--{name} {value}`: a true/false flag takes its value after `=`: `--{name}={value}`"),
+            full: format!("write `--{name}={value}` (or `--{name}` alone for true)"),
+        })
+    })
 }
 
 fn from(matches: Result<clap::ArgMatches, clap::Error>) -> Invocation {
@@ -230,10 +248,15 @@ fn from(matches: Result<clap::ArgMatches, clap::Error>) -> Invocation {
             return Invocation::Printed;
         }
         Err(e) => {
-            return Invocation::Invalid {
-                summary: e.kind().to_string(),
-                full: e.to_string(),
-            };
+            // clap's own first line names what was wrong ("unexpected argument '--x' found").
+            let full = e.to_string();
+            let summary = full
+                .lines()
+                .next()
+                .map(|l| l.trim_start_matches("error: ").to_string())
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| e.kind().to_string());
+            return Invocation::Invalid { summary, full };
         }
     };
     let flags: HashMap<String, String> = INPUTS
@@ -251,6 +274,36 @@ fn from(matches: Result<clap::ArgMatches, clap::Error>) -> Invocation {
 mod tests {
     use super::*;
     use crate::config::Source;
+
+    #[test]
+    fn a_boolean_flag_with_a_separate_value_says_to_use_equals() {
+        let args: Vec<String> = ["ecr-promote", "--dry-run", "false", "--environment", "dev"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match boolean_with_a_separate_value(&args) {
+            Some(Invocation::Invalid { summary, .. }) => {
+                assert!(summary.contains("`--dry-run=false`"), "{summary}")
+            }
+            _ => panic!("not refused"),
+        }
+        // A string flag's value, and `=`, are fine.
+        let fine: Vec<String> = ["ecr-promote", "--dry-run=false", "--image-tag", "true"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(boolean_with_a_separate_value(&fine).is_none());
+    }
+
+    #[test]
+    fn a_command_line_error_names_what_was_wrong() {
+        match parse_args(&["ecr-promote", "--no-such-flag", "x"]) {
+            Invocation::Invalid { summary, .. } => {
+                assert!(summary.contains("--no-such-flag"), "{summary}")
+            }
+            _ => panic!("not refused"),
+        }
+    }
 
     fn parse_args(args: &[&str]) -> Invocation {
         from(command().try_get_matches_from(args))
