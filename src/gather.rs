@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 
 use crate::config::{Inputs, TagMatch};
 use crate::ecr::{Lookup, Registry, RegistryError, Resolved, TagMutability};
-use crate::github::{GhError, GitHub, WorkflowMeta};
+use crate::github::{Deployment, GhError, GitHub, WorkflowMeta};
 use crate::model::DispatchTarget;
 use crate::record::{History, Record, Records, payload_of};
 
@@ -108,6 +108,18 @@ pub async fn workflow<G: GitHub>(target: &DispatchTarget, github: &G) -> Workflo
     }
 }
 
+/// A listed deployment as a record (its statuses not read yet), when its payload is ours.
+fn record_of(d: Deployment) -> Option<Record> {
+    Some(Record {
+        payload: payload_of(&d.payload)?,
+        id: d.id,
+        environment: d.environment,
+        sha: d.sha,
+        created_at: d.created_at,
+        statuses: None,
+    })
+}
+
 /// How many records of each environment are listed: enough for what runs there, what ran
 /// before, a hold, and the records of an image promoted recently.
 pub const RECORDS_LISTED: u32 = 50;
@@ -126,19 +138,7 @@ pub async fn record_lists<G: GitHub>(
     .await;
     let mut records = Records::default();
     for (env, page) in environments.iter().zip(pages) {
-        let listed: Vec<Record> = page?
-            .into_iter()
-            .filter_map(|d| {
-                Some(Record {
-                    id: d.id,
-                    environment: d.environment,
-                    sha: d.sha,
-                    created_at: d.created_at,
-                    payload: payload_of(&d.payload)?,
-                    statuses: None,
-                })
-            })
-            .collect();
+        let listed: Vec<Record> = page?.into_iter().filter_map(record_of).collect();
         records
             .histories
             .insert(env.clone(), History::new(env, listed));
@@ -240,19 +240,8 @@ impl<'a, G: GitHub> Reader<'a, G> {
                 truncated_ref.set(true);
             }
             let next = (more && page < self.max_pages).then_some((page + 1, seen));
-            let records: Vec<Result<Record, GhError>> = listed
-                .into_iter()
-                .filter_map(|d| {
-                    Some(Ok(Record {
-                        id: d.id,
-                        environment: d.environment,
-                        sha: d.sha,
-                        created_at: d.created_at,
-                        payload: payload_of(&d.payload)?,
-                        statuses: None,
-                    }))
-                })
-                .collect();
+            let records: Vec<Result<Record, GhError>> =
+                listed.into_iter().filter_map(record_of).map(Ok).collect();
             Some((Ok(stream::iter(records)), next))
         });
         let records = pages.try_flatten();
