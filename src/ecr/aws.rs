@@ -120,20 +120,8 @@ impl AwsRegistry {
 impl Registry for AwsRegistry {
     async fn lookup(&self, repo: &Repository, tag: &str) -> Result<Lookup, RegistryError> {
         let client = self.client(repo)?;
-        let answer = client
-            .describe_images()
-            .repository_name(&repo.name)
-            .set_registry_id(repo.registry_id.clone())
-            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
-            .send()
-            .await;
-        match answer {
-            Ok(out) => {
-                let Some(detail) = out.image_details().first() else {
-                    return Ok(Lookup::TagMissing {
-                        suggestions: self.suggestions(client, repo, tag).await,
-                    });
-                };
+        match describe_tag(client, repo, tag).await? {
+            Described::Image(detail) => {
                 let digest = detail.image_digest().unwrap_or_default().to_string();
                 if digest.is_empty() {
                     return Err(RegistryError::Other(format!(
@@ -141,15 +129,12 @@ impl Registry for AwsRegistry {
                         repo.name
                     )));
                 }
-                Ok(Lookup::Found(info_of(detail, digest)))
+                Ok(Lookup::Found(info_of(&detail, digest)))
             }
-            Err(err) => match classify(&err) {
-                Classified::TagMissing => Ok(Lookup::TagMissing {
-                    suggestions: self.suggestions(client, repo, tag).await,
-                }),
-                Classified::RepositoryMissing => Ok(Lookup::RepositoryMissing),
-                Classified::Error(e) => Err(e),
-            },
+            Described::NoTag => Ok(Lookup::TagMissing {
+                suggestions: self.suggestions(client, repo, tag).await,
+            }),
+            Described::NoRepository => Ok(Lookup::RepositoryMissing),
         }
     }
 
@@ -306,25 +291,10 @@ impl Registry for AwsRegistry {
         repo: &Repository,
         tag: &str,
     ) -> Result<Option<String>, RegistryError> {
-        let client = self.client(repo)?;
-        let answer = client
-            .describe_images()
-            .repository_name(&repo.name)
-            .set_registry_id(repo.registry_id.clone())
-            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
-            .send()
-            .await;
-        match answer {
-            Ok(out) => Ok(out
-                .image_details()
-                .first()
-                .and_then(|d| d.image_digest())
-                .map(str::to_string)),
-            Err(err) => match classify(&err) {
-                Classified::TagMissing | Classified::RepositoryMissing => Ok(None),
-                Classified::Error(e) => Err(e),
-            },
-        }
+        Ok(match describe_tag(self.client(repo)?, repo, tag).await? {
+            Described::Image(detail) => detail.image_digest,
+            Described::NoTag | Described::NoRepository => None,
+        })
     }
 
     async fn manifest(&self, repo: &Repository, digest: &str) -> Result<Manifest, RegistryError> {
@@ -570,6 +540,42 @@ fn info_of(detail: &aws_sdk_ecr::types::ImageDetail, digest: String) -> ImageInf
 
 fn aws_smithy_types_format() -> aws_sdk_ecr::primitives::DateTimeFormat {
     aws_sdk_ecr::primitives::DateTimeFormat::DateTime
+}
+
+/// What `DescribeImages` of one tag found.
+enum Described {
+    Image(Box<aws_sdk_ecr::types::ImageDetail>),
+    /// An empty answer, or `ImageNotFoundException`.
+    NoTag,
+    NoRepository,
+}
+
+/// `DescribeImages` of one tag.
+async fn describe_tag(
+    client: &aws_sdk_ecr::Client,
+    repo: &Repository,
+    tag: &str,
+) -> Result<Described, RegistryError> {
+    let answer = client
+        .describe_images()
+        .repository_name(&repo.name)
+        .set_registry_id(repo.registry_id.clone())
+        .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+        .send()
+        .await;
+    match answer {
+        Ok(out) => Ok(
+            match out.image_details.unwrap_or_default().into_iter().next() {
+                Some(detail) => Described::Image(Box::new(detail)),
+                None => Described::NoTag,
+            },
+        ),
+        Err(err) => match classify(&err) {
+            Classified::TagMissing => Ok(Described::NoTag),
+            Classified::RepositoryMissing => Ok(Described::NoRepository),
+            Classified::Error(e) => Err(e),
+        },
+    }
 }
 
 enum Classified {
