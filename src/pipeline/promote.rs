@@ -404,73 +404,35 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
             ..failure
         });
     }
-    let id = act::correlation_id();
-    let sending = Sending {
-        environment: env,
-        tag: &target.tag,
-        digests: &target.digests,
-        auto_promote: false,
-        require_correlation: true,
-    };
-    // promote-by tag: `environment`'s own tag goes back first.
-    let mut moved = String::new();
-    if let Some(facts) = super::tag_facts(inputs, io.registry, Some(env)).await {
-        let digests = target_digests.clone();
-        let dispatching = workflow.as_ref().map(|w| (&sending, w));
-        match super::move_tag(
-            inputs,
-            io,
-            progress,
-            report,
-            env,
-            &target.tag,
-            &digests,
-            &facts,
-            dispatching,
-        )
-        .await
-        {
-            Ok(m) => moved = format!("; {m}"),
-            Err(refused) => {
-                return Err(Failure {
-                    message: format!(
-                        "{}; the rollback's tag was not moved: {}",
-                        failure.message, refused.message
-                    ),
-                    fix: refused.fix,
-                    ..failure
-                });
-            }
-        }
-    }
-    if inputs.dispatch.promote_by.dispatch {
-        let (Some(github), Some(dispatch_target), Some(workflow)) =
-            (io.github, &inputs.dispatch.target, &workflow)
-        else {
-            return Err(failure);
-        };
-        if let Err(refused) = super::dispatch(
-            inputs,
-            github,
-            dispatch_target,
-            workflow,
-            &sending,
-            &id,
-            progress,
-            report,
-        )
-        .await
-        {
+    let facts = super::tag_facts(inputs, io.registry, Some(env)).await;
+    let done = super::rollback::carry_out(
+        inputs,
+        io,
+        progress,
+        report,
+        records,
+        workflow.as_ref(),
+        facts.as_deref(),
+        &target.tag,
+        &target_digests,
+        written.as_ref().map(|r| r.id),
+        format!(
+            "rollback to {} after {}",
+            target.tag,
+            failure.result.as_str()
+        ),
+    )
+    .await;
+    let moved = match done {
+        Ok(done) => done.moved,
+        Err(not) => {
             return Err(Failure {
-                message: format!(
-                    "{}; the rollback was not dispatched: {}",
-                    failure.message, refused.message
-                ),
-                fix: refused.fix,
+                message: format!("{}; {}: {}", failure.message, not.what, not.failure.message),
+                fix: not.failure.fix,
                 ..failure
             });
         }
-    }
+    };
     if inputs.dry_run {
         return Err(Failure {
             message: format!(
@@ -479,27 +441,6 @@ async fn failed<R: Registry, G: GitHub, W: Web>(
             ),
             ..failure
         });
-    }
-    report.rolled_back_to = Some(target.tag.clone());
-    report.mark_held(env);
-    if inputs.record.enabled
-        && let Some(github) = io.github
-        && let Some(entry) = record::rollback_entry(
-            inputs,
-            records,
-            &target.tag,
-            &target.digests,
-            written.as_ref().map(|r| r.id),
-            &id,
-            format!(
-                "rollback to {} after {}",
-                target.tag,
-                failure.result.as_str()
-            ),
-        )
-        && let Err(e) = act::record::write(github, &entry).await
-    {
-        report.warnings.push(e);
     }
     report.fail(Failure::new(
         ResultCode::RolledBack,

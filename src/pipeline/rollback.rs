@@ -2,12 +2,17 @@
 //! after checking it is still in ECR; record the rollback and hold the environment, so that no
 //! automatic promotion undoes it.
 
+use std::collections::BTreeMap;
+
 use crate::act;
 use crate::config::Inputs;
 use crate::decide::{self, Sending, record, rollback};
 use crate::ecr::Registry;
+use crate::gather::{TagFacts, WorkflowFacts};
 use crate::github::GitHub;
+use crate::outcome::RecordRef;
 use crate::outcome::{Failure, Phase, Report, ResultCode};
+use crate::record::Records;
 use crate::report::log;
 use crate::runtime::Progress;
 use crate::web::Web;
@@ -59,53 +64,129 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
         target.digests.clone()
     };
 
+    let done = carry_out(
+        inputs,
+        io,
+        progress,
+        report,
+        &records,
+        workflow.as_ref(),
+        tag_facts.as_deref(),
+        &target.tag,
+        &digests,
+        target.replaces,
+        format!("rollback to {}", target.tag),
+    )
+    .await
+    .map_err(|n| n.failure)?;
+    let moved = done.moved;
+    if inputs.dry_run {
+        let what = if inputs.dispatch.promote_by.dispatch {
+            "nothing was dispatched, tagged or recorded"
+        } else {
+            "nothing was tagged or recorded"
+        };
+        report.succeed(
+            ResultCode::DryRun,
+            format!(
+                "dry run: `{env}` would go back to `{}`{moved}; {what}",
+                target.tag
+            ),
+        );
+        return Ok(());
+    }
+    report.record = done.record;
+    let from = current
+        .map(|c| format!(" from `{}`", c.payload.image_tag))
+        .unwrap_or_default();
+    report.succeed(
+        ResultCode::RolledBack,
+        format!(
+            "rolled `{env}` back{from} to `{}`{moved}; `{env}` is held: automatic promotions into it stop until a person promotes it by hand",
+            target.tag
+        ),
+    );
+    Ok(())
+}
+
+/// A rollback carried out (or, in a dry run, checked up to the point of sending it).
+pub(super) struct CarriedOut {
+    /// What moving the environment tag did (`"; …"`); empty without `promote-by: tag`.
+    pub moved: String,
+    /// The rollback's record, when written.
+    pub record: Option<RecordRef>,
+}
+
+/// Why a rollback was not carried out: `what` did not happen, and the failure says why.
+pub(super) struct NotCarriedOut {
+    pub what: &'static str,
+    pub failure: Failure,
+}
+
+/// Send `environment` back to `tag` (`digests`, checked in ECR): its environment tag moved back
+/// (`promote-by: tag`), its own workflow dispatched with `auto_promote=false` (`promote-by:
+/// dispatch`); then, unless this is a dry run, the environment held and the rollback recorded
+/// (`rollback_of`, the hold). Both `mode: rollback` and `rollback-on-failure` go through here.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn carry_out<R: Registry, G: GitHub, W: Web>(
+    inputs: &Inputs,
+    io: &Adapters<'_, R, G, W>,
+    progress: &Progress,
+    report: &mut Report,
+    records: &Records,
+    workflow: Option<&WorkflowFacts>,
+    tag_facts: Option<&[TagFacts]>,
+    tag: &str,
+    digests: &BTreeMap<String, String>,
+    rollback_of: Option<u64>,
+    reason: String,
+) -> Result<CarriedOut, NotCarriedOut> {
+    let env = &inputs.environment;
     let id = act::correlation_id();
     let sending = Sending {
         environment: env,
-        tag: &target.tag,
-        digests: &digests,
+        tag,
+        digests,
         auto_promote: false,
         require_correlation: true,
     };
     // promote-by tag: `environment`'s own tag goes back to the target's digests first.
-    let moved = match &tag_facts {
+    let moved = match tag_facts {
         Some(facts) => {
-            let dispatching = workflow.as_ref().map(|w| (&sending, w));
+            let dispatching = workflow.map(|w| (&sending, w));
             let m = super::move_tag(
                 inputs,
                 io,
                 progress,
                 report,
                 env,
-                &target.tag,
-                &digests,
+                tag,
+                digests,
                 facts,
                 dispatching,
             )
-            .await?;
+            .await
+            .map_err(|failure| NotCarriedOut {
+                what: "the rollback's tag was not moved",
+                failure,
+            })?;
             format!("; {m}")
         }
         None => String::new(),
     };
-    if inputs.dry_run && !inputs.dispatch.promote_by.dispatch {
-        report.succeed(
-            ResultCode::DryRun,
-            format!(
-                "dry run: `{env}` would go back to `{}`{moved}; nothing was tagged or recorded",
-                target.tag
-            ),
-        );
-        return Ok(());
-    }
     if inputs.dispatch.promote_by.dispatch {
+        let not_dispatched = |failure| NotCarriedOut {
+            what: "the rollback was not dispatched",
+            failure,
+        };
         let (Some(github), Some(dispatch_target), Some(workflow)) =
-            (io.github, &inputs.dispatch.target, &workflow)
+            (io.github, &inputs.dispatch.target, workflow)
         else {
-            return Err(Failure::new(
+            return Err(not_dispatched(Failure::new(
                 ResultCode::Error,
                 "internal error: no dispatch target for the rollback",
                 "report this at the ecr-promote repository",
-            ));
+            )));
         };
         progress.enter(Phase::Preflight, Some(report));
         super::dispatch(
@@ -118,34 +199,24 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             progress,
             report,
         )
-        .await?;
-        if inputs.dry_run {
-            report.succeed(
-                ResultCode::DryRun,
-                format!(
-                    "dry run: `{env}` would go back to `{}`{moved}; nothing was dispatched, tagged or recorded",
-                    target.tag
-                ),
-            );
-            return Ok(());
-        }
+        .await
+        .map_err(not_dispatched)?;
     }
-    report.rolled_back_to = Some(target.tag.clone());
+    if inputs.dry_run {
+        return Ok(CarriedOut {
+            moved,
+            record: None,
+        });
+    }
+    report.rolled_back_to = Some(tag.to_string());
     report.mark_held(env);
+    let mut written = None;
     if inputs.record.enabled
         && let Some(github) = io.github
     {
-        match record::rollback_entry(
-            inputs,
-            &records,
-            &target.tag,
-            &digests,
-            target.replaces,
-            &id,
-            format!("rollback to {}", target.tag),
-        ) {
+        match record::rollback_entry(inputs, records, tag, digests, rollback_of, &id, reason) {
             Some(entry) => match act::record::write(github, &entry).await {
-                Ok(written) => report.record = Some(written),
+                Ok(record) => written = Some(record),
                 Err(e) => report.warnings.push(e),
             },
             None => report.warnings.push(format!(
@@ -153,15 +224,8 @@ pub(super) async fn run<R: Registry, G: GitHub, W: Web>(
             )),
         }
     }
-    let from = current
-        .map(|c| format!(" from `{}`", c.payload.image_tag))
-        .unwrap_or_default();
-    report.succeed(
-        ResultCode::RolledBack,
-        format!(
-            "rolled `{env}` back{from} to `{}`{moved}; `{env}` is held: automatic promotions into it stop until a person promotes it by hand",
-            target.tag
-        ),
-    );
-    Ok(())
+    Ok(CarriedOut {
+        moved,
+        record: written,
+    })
 }
