@@ -247,7 +247,7 @@ pub fn registry_failure(
         .collect();
     let denied = errors
         .iter()
-        .any(|(_, e)| matches!(e, RegistryError::AccessDenied(_)));
+        .any(|(_, e)| matches!(e, RegistryError::AccessDenied { .. }));
     let immutable = errors
         .iter()
         .any(|(_, e)| matches!(e, RegistryError::TagImmutable(_)));
@@ -475,7 +475,10 @@ mod tests {
     fn denied_access_is_tag_rejected_with_the_iam_fix_and_other_errors_are_errors() {
         let i = inputs(&[]);
         let mut denied = facts(m("MUTABLE", &[]), None);
-        denied.mutability = Err(RegistryError::AccessDenied("no".into()));
+        denied.mutability = Err(RegistryError::AccessDenied {
+            message: "no".into(),
+            action: "ecr:DescribeRepositories",
+        });
         let f = plan(
             &i,
             "qa",

@@ -202,22 +202,16 @@ impl Registry for AwsRegistry {
         repo: &Repository,
         digest: &str,
     ) -> Result<Option<Vec<String>>, RegistryError> {
-        let client = self.client(repo)?;
-        let mut request = client
-            .batch_get_image()
-            .repository_name(&repo.name)
-            .set_registry_id(repo.registry_id.clone())
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
-        for t in MANIFEST_TYPES {
-            request = request.accepted_media_types(*t);
-        }
-        let out = request.send().await.map_err(|err| match classify(&err) {
-            Classified::Error(e) => e,
-            _ => RegistryError::Other(format!(
-                "BatchGetImage found no image {digest} in {}",
-                repo.name
-            )),
-        })?;
+        let out = get_manifest(self.client(repo)?, repo, digest)
+            .send()
+            .await
+            .map_err(|err| match classify_for(&err, "ecr:BatchGetImage") {
+                Classified::Error(e) => e,
+                _ => RegistryError::Other(format!(
+                    "BatchGetImage found no image {digest} in {}",
+                    repo.name
+                )),
+            })?;
         let Some(manifest) = out.images().first().and_then(|i| i.image_manifest()) else {
             let why = out
                 .failures()
@@ -298,24 +292,13 @@ impl Registry for AwsRegistry {
     }
 
     async fn manifest(&self, repo: &Repository, digest: &str) -> Result<Manifest, RegistryError> {
-        let client = self.client(repo)?;
-        let mut request = client
-            .batch_get_image()
-            .repository_name(&repo.name)
-            .set_registry_id(repo.registry_id.clone())
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
-        // Every type accepted: ECR answers with the manifest as pushed, an index as an index.
-        for t in MANIFEST_TYPES {
-            request = request.accepted_media_types(*t);
-        }
-        let out =
-            request
-                .send()
-                .await
-                .map_err(|err| match classify_for(&err, "ecr:BatchGetImage") {
-                    Classified::Error(e) => e,
-                    _ => RegistryError::Other(format!("no repository {}", repo.name)),
-                })?;
+        let out = get_manifest(self.client(repo)?, repo, digest)
+            .send()
+            .await
+            .map_err(|err| match classify_for(&err, "ecr:BatchGetImage") {
+                Classified::Error(e) => e,
+                _ => RegistryError::Other(format!("no repository {}", repo.name)),
+            })?;
         let Some(image) = out.images().first() else {
             let why = out
                 .failures()
@@ -459,7 +442,7 @@ impl AwsRegistry {
                 if code == "ScanNotFoundException" {
                     return Ok(Scan::Missing);
                 }
-                return Err(match classify(&err) {
+                return Err(match classify_for(&err, "ecr:DescribeImageScanFindings") {
                     Classified::Error(e) => e,
                     _ => RegistryError::Other(format!(
                         "no image {digest} in {} to read the scan of",
@@ -542,6 +525,24 @@ fn aws_smithy_types_format() -> aws_sdk_ecr::primitives::DateTimeFormat {
     aws_sdk_ecr::primitives::DateTimeFormat::DateTime
 }
 
+/// `BatchGetImage` of one digest with every manifest type accepted: ECR answers with the
+/// manifest as pushed, an index as an index.
+fn get_manifest(
+    client: &aws_sdk_ecr::Client,
+    repo: &Repository,
+    digest: &str,
+) -> aws_sdk_ecr::operation::batch_get_image::builders::BatchGetImageFluentBuilder {
+    let mut request = client
+        .batch_get_image()
+        .repository_name(&repo.name)
+        .set_registry_id(repo.registry_id.clone())
+        .image_ids(ImageIdentifier::builder().image_digest(digest).build());
+    for t in MANIFEST_TYPES {
+        request = request.accepted_media_types(*t);
+    }
+    request
+}
+
 /// What `DescribeImages` of one tag found.
 enum Described {
     Image(Box<aws_sdk_ecr::types::ImageDetail>),
@@ -593,7 +594,7 @@ where
 }
 
 /// `classify` for a call that needs `action` (named when access is denied).
-fn classify_for<E, R>(err: &SdkError<E, R>, action: &str) -> Classified
+fn classify_for<E, R>(err: &SdkError<E, R>, action: &'static str) -> Classified
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -607,9 +608,9 @@ where
             match code {
                 "ImageNotFoundException" => Classified::TagMissing,
                 "RepositoryNotFoundException" => Classified::RepositoryMissing,
-                "AccessDeniedException" | "AccessDenied" => Classified::Error(
-                    RegistryError::AccessDenied(format!("{message} (the role needs {action})")),
-                ),
+                "AccessDeniedException" | "AccessDenied" => {
+                    Classified::Error(RegistryError::AccessDenied { message, action })
+                }
                 "UnrecognizedClientException"
                 | "InvalidSignatureException"
                 | "ExpiredTokenException"

@@ -41,8 +41,12 @@ pub enum Lookup {
 pub enum RegistryError {
     #[error("no usable AWS credentials: {0}")]
     Credentials(String),
-    #[error("access denied: {0}")]
-    AccessDenied(String),
+    /// `action`: the IAM action the call needed.
+    #[error("access denied: {message} (the role needs {action})")]
+    AccessDenied {
+        message: String,
+        action: &'static str,
+    },
     #[error("ECR could not be reached: {0}")]
     Unreachable(String),
     #[error("ECR kept throttling the requests: {0}")]
@@ -55,13 +59,15 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
-    pub fn fix(&self) -> &'static str {
-        match self {
+    pub fn fix(&self) -> String {
+        let fix = match self {
             RegistryError::Credentials(_) => {
                 "add an aws-actions/configure-aws-credentials step before this one (with `permissions: id-token: write` for OIDC), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             }
-            RegistryError::AccessDenied(_) => {
-                "grant the role ecr:DescribeImages on the repositories (see the README's minimal IAM policy)"
+            RegistryError::AccessDenied { action, .. } => {
+                return format!(
+                    "grant the role {action} on the repositories (see the README's minimal IAM policy)"
+                );
             }
             RegistryError::Unreachable(_) => {
                 "check aws-region, the network, and AWS_ENDPOINT_URL/AWS_ENDPOINT_URL_ECR if set; then re-run"
@@ -75,7 +81,8 @@ impl RegistryError {
             RegistryError::Other(_) => {
                 "re-run the job; if it persists, check the AWS Health Dashboard"
             }
-        }
+        };
+        fix.to_string()
     }
 }
 

@@ -283,6 +283,22 @@ fn required_platforms_are_read_from_the_image_index() {
         ran.out("message")
     );
     assert_eq!(ecr.calls("BatchGetImage"), 4);
+
+    // A role allowed DescribeImages but not BatchGetImage: the message names the missing action.
+    ecr.deny("BatchGetImage");
+    let ran = step(&ecr, &gh, "staging", TAG, "multi")
+        .input("required-platforms", "linux/amd64")
+        .run();
+    assert_eq!(ran.out("deploy_success"), "false", "{}", ran.context());
+    assert!(
+        ran.out("message")
+            .contains("the role needs ecr:BatchGetImage")
+            && ran
+                .out("message")
+                .contains("Fix: grant the role ecr:BatchGetImage"),
+        "{}",
+        ran.out("message")
+    );
 }
 
 #[test]
@@ -330,6 +346,19 @@ fn the_vulnerability_gate() {
     let ran = step(&ecr, &gh, "staging", TAG, "scan-a").run();
     assert!(!ran.outputs.contains_key("vulnerabilities"));
     assert_eq!(ecr.calls("DescribeImageScanFindings"), calls);
+
+    // A role without ecr:DescribeImageScanFindings is told so, by that action's name.
+    ecr.deny("DescribeImageScanFindings");
+    let ran = step(&ecr, &gh, "staging", TAG, "scan-a")
+        .input("fail-on-severity", "high")
+        .run();
+    assert_eq!(ran.out("deploy_success"), "false", "{}", ran.context());
+    assert!(
+        ran.out("message")
+            .contains("Fix: grant the role ecr:DescribeImageScanFindings"),
+        "{}",
+        ran.out("message")
+    );
 }
 
 #[test]
