@@ -1,7 +1,7 @@
 //! The image as the registry answered: one row per repository, the tag verified, or why not.
 
 use crate::config::Inputs;
-use crate::ecr::{Lookup, Resolved};
+use crate::ecr::{Lookup, RegistryError, Resolved};
 use crate::gather::ImageAnswers;
 use crate::outcome::{Failure, ImageRow, ImageState, ResultCode};
 use crate::text::brief_list;
@@ -40,10 +40,7 @@ pub fn image(inputs: &Inputs, wanted: &str, answers: ImageAnswers) -> ImageVerdi
                                 ImageState::TagMissing { suggestions }
                             }
                             Ok(Lookup::RepositoryMissing) => ImageState::RepositoryMissing,
-                            Err(e) => ImageState::Unknown {
-                                error: e.to_string(),
-                                fix: e.fix().to_string(),
-                            },
+                            Err(e) => unknown(&e),
                         },
                     )
                 })
@@ -72,10 +69,7 @@ pub fn image(inputs: &Inputs, wanted: &str, answers: ImageAnswers) -> ImageVerdi
                                 suggestions: Vec::new(),
                             },
                             Ok(Resolved::RepositoryMissing) => ImageState::RepositoryMissing,
-                            Err(e) => ImageState::Unknown {
-                                error: e.to_string(),
-                                fix: e.fix().to_string(),
-                            },
+                            Err(e) => unknown(&e),
                         },
                     )
                 })
@@ -240,4 +234,12 @@ fn disagreement(prefix: &str, tags: &[(String, String)]) -> Option<Failure> {
         ),
         "push the same tag to every repository, or give the exact tag in `image-tag` with `tag-match: exact`",
     ))
+}
+
+/// A repository ECR could not answer for: the error, and its fix.
+fn unknown(e: &RegistryError) -> ImageState {
+    ImageState::Unknown {
+        error: e.to_string(),
+        fix: e.fix(),
+    }
 }

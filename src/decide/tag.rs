@@ -265,7 +265,7 @@ pub fn registry_failure(
             "the repository's tags became immutable after they were checked: set IMMUTABLE_WITH_EXCLUSION with an exclusion filter for the environment tags (the README's \"Promote by environment tag\"), then re-run".to_string(),
         )
     } else {
-        (ResultCode::Error, errors[0].1.fix().to_string())
+        (ResultCode::Error, errors[0].1.fix())
     };
     let first = details.first().cloned().unwrap_or_default();
     let message = if details.len() == 1 {

@@ -165,7 +165,7 @@ pub(super) async fn scan<R: Registry, W>(ctx: &Context<'_, R, W>) -> Verdict {
     for ((i, _, _), answer) in found.iter().zip(answers) {
         let row = &ctx.images[*i];
         let trouble = match answer {
-            Err(e) => Some((format!("could not read the scan of `{}`: {e}", row.display), e.fix().to_string())),
+            Err(e) => Some((format!("could not read the scan of `{}`: {e}", row.display), e.fix())),
             Ok(Scan::Missing) => Some((
                 format!("`{}` has no scan of `{tag}`", row.display),
                 "turn on scan on push for the repository, or start a scan: aws ecr start-image-scan --repository-name NAME --image-id imageTag=TAG".into(),
